@@ -1,0 +1,53 @@
+"""Blocks: small named JSON documents flows keep between runs (e.g. seen input keys)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict
+
+from inloop.schemas import BlockDocument
+from inloop.server.api.deps import get_db
+from inloop.server.database.engine import Database
+from inloop.server.errors import NotFound
+from inloop.server.store import blocks
+
+router = APIRouter(prefix="/blocks", tags=["blocks"])
+TYPE = Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)
+NAME = Path(min_length=1, max_length=300)
+
+
+class BlockSave(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any
+    overwrite: bool = False
+
+
+@router.get("/{block_type}/{name}")
+async def read_block(
+    block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
+) -> BlockDocument:
+    async with db.read() as conn:
+        found = await blocks.read_block(conn, block_type, name)
+    if found is None:
+        raise NotFound(f"no {block_type} block named {name!r}")
+    return found
+
+
+@router.put("/{block_type}/{name}")
+async def save_block(
+    body: BlockSave, block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
+) -> BlockDocument:
+    async with db.transaction() as tx:
+        return await blocks.save_block(tx, block_type, name, body.value, body.overwrite)
+
+
+@router.delete("/{block_type}/{name}", status_code=204)
+async def delete_block(
+    block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
+) -> None:
+    async with db.transaction() as tx:
+        if not await blocks.delete_block(tx, block_type, name):
+            raise NotFound(f"no {block_type} block named {name!r}")

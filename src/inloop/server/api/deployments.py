@@ -1,0 +1,111 @@
+"""Deployments: register (from Flow.serve), list, run by name, and runners claiming runs."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from inloop.schemas import Deployment, DeploymentCreate, FlowRun, StateType
+from inloop.server.api.deps import get_db
+from inloop.server.database.engine import Database
+from inloop.server.errors import Invalid
+from inloop.server.store import deployments, runs
+from inloop.server.store.pauses import validate_against_schema
+from inloop.server.wakeups import wait_until
+
+router = APIRouter(tags=["deployments"])
+
+
+class RunDeploymentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    parent_flow_run_id: UUID | None = None
+
+
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    deployment_ids: list[UUID] = Field(min_length=1, max_length=1000)
+    runner_id: str = Field(min_length=1, max_length=100)
+    wait: float = Field(default=0, ge=0, le=60)
+
+
+@router.post("/deployments", status_code=201)
+async def upsert_deployment(body: DeploymentCreate, db: Database = Depends(get_db)) -> Deployment:
+    async with db.transaction() as tx:
+        return await deployments.upsert_deployment(tx, body)
+
+
+@router.get("/deployments")
+async def list_deployments(db: Database = Depends(get_db)) -> list[Deployment]:
+    async with db.read() as conn:
+        return await deployments.list_deployments(conn)
+
+
+@router.get("/deployments/{deployment_id}")
+async def read_deployment(deployment_id: str, db: Database = Depends(get_db)) -> Deployment:
+    async with db.read() as conn:
+        return await deployments.read_deployment(conn, deployment_id)
+
+
+def _check_parameters(deployment: Deployment, parameters: dict[str, Any]) -> None:
+    if not deployment.parameter_schema:
+        return
+    errors = validate_against_schema(deployment.parameter_schema, parameters)
+    if errors:
+        for error in errors:
+            error["loc"] = ["body", "parameters", *error["loc"][1:]]
+            error["msg"] = f"{error['msg']} (deployment '{deployment.full_name}')"
+        raise Invalid(errors)
+
+
+async def _schedule(db: Database, deployment: Deployment, body: RunDeploymentRequest) -> FlowRun:
+    _check_parameters(deployment, body.parameters)
+    async with db.transaction() as tx:
+        return await runs.create_run(
+            tx,
+            flow_name=deployment.flow_name,
+            parameters=body.parameters,
+            state=StateType.SCHEDULED,
+            deployment_id=str(deployment.id),
+            parent_flow_run_id=str(body.parent_flow_run_id) if body.parent_flow_run_id else None,
+        )
+
+
+@router.post("/deployments/name/{flow_name}/{deployment_name}/run", status_code=201)
+async def run_deployment_by_name(
+    flow_name: str,
+    deployment_name: str,
+    body: RunDeploymentRequest | None = None,
+    db: Database = Depends(get_db),
+) -> FlowRun:
+    async with db.read() as conn:
+        deployment = await deployments.read_deployment_by_name(conn, flow_name, deployment_name)
+    return await _schedule(db, deployment, body or RunDeploymentRequest())
+
+
+@router.post("/deployments/{deployment_id}/run", status_code=201)
+async def run_deployment(
+    deployment_id: str, body: RunDeploymentRequest | None = None, db: Database = Depends(get_db)
+) -> FlowRun:
+    async with db.read() as conn:
+        deployment = await deployments.read_deployment(conn, deployment_id)
+    return await _schedule(db, deployment, body or RunDeploymentRequest())
+
+
+@router.post("/runners/claim")
+async def claim(body: ClaimRequest, db: Database = Depends(get_db)) -> FlowRun | None:
+    """Take one scheduled run of these deployments, long-polling up to `wait` seconds."""
+    ids = [str(i) for i in body.deployment_ids]
+    async with db.transaction() as tx:
+        await deployments.touch_deployments(tx, ids)
+
+    async def take() -> FlowRun | None:
+        async with db.transaction() as tx:
+            return await deployments.claim_scheduled_run(tx, ids, body.runner_id)
+
+    return await wait_until(db.hub, ["scheduled"], take, body.wait)

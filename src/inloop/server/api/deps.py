@@ -1,0 +1,22 @@
+"""What every router needs from the request: the database and who is asking."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from inloop.server.database.engine import Database
+
+__all__ = ["actor", "get_db"]
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def actor(request: Request) -> str:
+    """Who did this, for the state history: the client's declared user, and how it got in."""
+    declared = (request.headers.get("x-inloop-actor") or "").strip()[:100] or "anonymous"
+    if request.app.state.settings.api_key:
+        return f"{declared} (api key)"
+    return declared

@@ -1,0 +1,172 @@
+"""Flow runs: create, read, list, wait for change, move between states, pause and resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from inloop.schemas import (
+    FlowRun,
+    FlowRunCreate,
+    PauseRequest,
+    ResumeRequest,
+    SetStateRequest,
+    State,
+    StateType,
+)
+from inloop.server.api.deps import actor, get_db
+from inloop.server.database.engine import Database
+from inloop.server.store import pauses, runs
+from inloop.server.wakeups import wait_until
+
+router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
+MAX_WAIT = 60.0
+
+
+class HeartbeatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[str] = Field(max_length=10_000)
+    runner_id: str | None = Field(default=None, max_length=100)
+
+
+class HeartbeatResponse(BaseModel):
+    # Runs among `ids` that are no longer live (cancelled, crashed, ...): their process should stop.
+    stopped: dict[str, StateType]
+
+
+@router.post("", status_code=201)
+async def create_flow_run(body: FlowRunCreate, db: Database = Depends(get_db)) -> FlowRun:
+    async with db.transaction() as tx:
+        return await runs.create_run(
+            tx,
+            flow_name=body.flow_name,
+            parameters=body.parameters,
+            state=body.state,
+            parent_flow_run_id=str(body.parent_flow_run_id) if body.parent_flow_run_id else None,
+            name=body.name,
+        )
+
+
+@router.get("")
+async def list_flow_runs(
+    state: list[StateType] | None = Query(default=None),
+    flow_name: str | None = None,
+    deployment_id: str | None = None,
+    parent_flow_run_id: str | None = None,
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+    db: Database = Depends(get_db),
+) -> list[FlowRun]:
+    async with db.read() as conn:
+        return await runs.list_runs(
+            conn,
+            states=state,
+            flow_name=flow_name,
+            deployment_id=deployment_id,
+            parent_flow_run_id=parent_flow_run_id,
+            limit=limit,
+            offset=offset,
+        )
+
+
+@router.post("/heartbeat")
+async def heartbeat(body: HeartbeatRequest, db: Database = Depends(get_db)) -> HeartbeatResponse:
+    async with db.transaction() as tx:
+        await runs.heartbeat(tx, body.ids, body.runner_id)
+    stopped: dict[str, StateType] = {}
+    async with db.read() as conn:
+        for run_id in body.ids:
+            run = await runs.read_run(conn, run_id)
+            if run is None or run.state.is_final():
+                stopped[run_id] = run.state.type if run else StateType.CANCELLED
+    return HeartbeatResponse(stopped=stopped)
+
+
+@router.get("/{flow_run_id}")
+async def read_flow_run(flow_run_id: str, db: Database = Depends(get_db)) -> FlowRun:
+    async with db.read() as conn:
+        return await runs.require_run(conn, flow_run_id)
+
+
+@router.get("/{flow_run_id}/states")
+async def read_states(flow_run_id: str, db: Database = Depends(get_db)) -> list[State]:
+    async with db.read() as conn:
+        return await runs.state_history(conn, flow_run_id)
+
+
+@router.get("/{flow_run_id}/wait")
+async def wait_for_change(
+    flow_run_id: str,
+    after_seq: int = Query(default=0, ge=0),
+    timeout: float = Query(default=30.0, ge=0, le=MAX_WAIT),
+    db: Database = Depends(get_db),
+) -> FlowRun:
+    """Long-poll: answer as soon as the run's state_seq passes `after_seq` (or at timeout)."""
+    async with db.read() as conn:
+        await runs.require_run(conn, flow_run_id)
+
+    async def changed() -> FlowRun | None:
+        async with db.read() as conn:
+            run = await runs.require_run(conn, flow_run_id)
+        return run if run.state_seq > after_seq else None
+
+    found = await wait_until(db.hub, [f"run:{flow_run_id}"], changed, timeout)
+    if found is not None:
+        return found
+    async with db.read() as conn:
+        return await runs.require_run(conn, flow_run_id)
+
+
+@router.post("/{flow_run_id}/set_state")
+async def set_state(
+    flow_run_id: str, body: SetStateRequest, db: Database = Depends(get_db)
+) -> FlowRun:
+    async with db.transaction() as tx:
+        return await runs.set_state(
+            tx,
+            flow_run_id,
+            body.type,
+            message=body.message,
+            details=body.details,
+            expected_seq=body.expected_seq,
+        )
+
+
+@router.post("/{flow_run_id}/cancel")
+async def cancel(
+    flow_run_id: str, who: str = Depends(actor), db: Database = Depends(get_db)
+) -> FlowRun:
+    async with db.transaction() as tx:
+        return await runs.set_state(
+            tx,
+            flow_run_id,
+            StateType.CANCELLED,
+            message=f"cancelled by {who}",
+            details={"cancelled_by": who},
+        )
+
+
+@router.post("/{flow_run_id}/pause")
+async def pause(flow_run_id: str, body: PauseRequest, db: Database = Depends(get_db)) -> FlowRun:
+    async with db.transaction() as tx:
+        return await pauses.pause_run(tx, flow_run_id, body)
+
+
+@router.get("/{flow_run_id}/pause")
+async def read_pause(flow_run_id: str, db: Database = Depends(get_db)) -> dict[str, Any]:
+    async with db.transaction() as tx:
+        return await pauses.read_pause(tx, flow_run_id)
+
+
+@router.post("/{flow_run_id}/resume")
+async def resume(
+    flow_run_id: str,
+    body: ResumeRequest,
+    who: str = Depends(actor),
+    db: Database = Depends(get_db),
+) -> FlowRun:
+    async with db.transaction() as tx:
+        return await pauses.resume_run(tx, flow_run_id, body.run_input, who)

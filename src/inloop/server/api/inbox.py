@@ -1,0 +1,45 @@
+"""The inbox: every run waiting for a person, oldest first."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from inloop import __version__
+from inloop.schemas import InboxItem
+from inloop.server.api.deps import get_db
+from inloop.server.database.engine import Database
+from inloop.server.store import runs
+
+router = APIRouter(tags=["inbox"])
+
+
+class Count(BaseModel):
+    count: int
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    database: str
+
+
+@router.get("/health")
+async def health(db: Database = Depends(get_db)) -> Health:
+    return Health(status="ok", version=__version__, database=db.dialect_name)
+
+
+@router.get("/inbox")
+async def inbox(
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+    db: Database = Depends(get_db),
+) -> list[InboxItem]:
+    async with db.read() as conn:
+        return await runs.inbox(conn, limit=limit, offset=offset)
+
+
+@router.get("/inbox/count")
+async def inbox_count(db: Database = Depends(get_db)) -> Count:
+    async with db.read() as conn:
+        return Count(count=await runs.inbox_count(conn))

@@ -1,0 +1,66 @@
+"""Flow run inputs: send one, read one, and filter by type prefix from a sequence cursor."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from inloop.schemas import FlowRunInput, InputCreate, InputFilter
+from inloop.server.api.deps import get_db
+from inloop.server.database.engine import Database
+from inloop.server.errors import NotFound
+from inloop.server.store import inputs, runs
+from inloop.server.wakeups import wait_until
+
+router = APIRouter(prefix="/flow_runs/{flow_run_id}", tags=["inputs"])
+
+
+@router.post("/input", status_code=201)
+async def create_input(
+    flow_run_id: str, body: InputCreate, db: Database = Depends(get_db)
+) -> FlowRunInput:
+    inputs.check_key(body.key)
+    async with db.transaction() as tx:
+        await runs.require_run(tx, flow_run_id)
+        return await inputs.create_input(tx, flow_run_id, body.key, body.value, body.sender)
+
+
+@router.post("/input/filter")
+async def filter_inputs(
+    flow_run_id: str, body: InputFilter, db: Database = Depends(get_db)
+) -> list[FlowRunInput]:
+    """Inputs after `after_seq` whose key starts with `prefix-`; long-polls up to `wait` s."""
+    async with db.read() as conn:
+        await runs.require_run(conn, flow_run_id)
+
+    async def matching() -> list[FlowRunInput] | None:
+        async with db.read() as conn:
+            found = await inputs.filter_inputs(
+                conn,
+                flow_run_id,
+                prefix=body.prefix,
+                after_seq=body.after_seq,
+                exclude_keys=body.exclude_keys,
+                limit=body.limit,
+            )
+        return found or None
+
+    found = await wait_until(db.hub, [f"inputs:{flow_run_id}"], matching, body.wait)
+    return found or []
+
+
+@router.get("/input/{key}")
+async def read_input(flow_run_id: str, key: str, db: Database = Depends(get_db)) -> FlowRunInput:
+    inputs.check_key(key)
+    async with db.read() as conn:
+        await runs.require_run(conn, flow_run_id)
+        found = await inputs.read_input(conn, flow_run_id, key)
+    if found is None:
+        raise NotFound(f"flow run '{flow_run_id}' has no input with key {key!r}")
+    return found
+
+
+@router.get("/inputs")
+async def list_inputs(flow_run_id: str, db: Database = Depends(get_db)) -> list[FlowRunInput]:
+    async with db.read() as conn:
+        await runs.require_run(conn, flow_run_id)
+        return await inputs.list_inputs(conn, flow_run_id)

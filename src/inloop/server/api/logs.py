@@ -1,0 +1,43 @@
+"""Run logs: batches in, pages (and long-polls) out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from inloop.schemas import LogCreate, LogRecord
+from inloop.server.api.deps import get_db
+from inloop.server.database.engine import Database
+from inloop.server.store import logs, runs
+from inloop.server.wakeups import wait_until
+
+router = APIRouter(tags=["logs"])
+
+
+class Stored(BaseModel):
+    stored: int
+
+
+@router.post("/logs", status_code=201)
+async def append_logs(body: list[LogCreate], db: Database = Depends(get_db)) -> Stored:
+    async with db.transaction() as tx:
+        return Stored(stored=await logs.append_logs(tx, body))
+
+
+@router.get("/flow_runs/{flow_run_id}/logs")
+async def read_logs(
+    flow_run_id: str,
+    after_id: int = Query(default=0, ge=0),
+    limit: int = Query(default=500, ge=1, le=5000),
+    wait: float = Query(default=0, ge=0, le=60),
+    db: Database = Depends(get_db),
+) -> list[LogRecord]:
+    async with db.read() as conn:
+        await runs.require_run(conn, flow_run_id)
+
+    async def newer() -> list[LogRecord] | None:
+        async with db.read() as conn:
+            found = await logs.read_logs(conn, flow_run_id, after_id=after_id, limit=limit)
+        return found or None
+
+    return await wait_until(db.hub, [f"logs:{flow_run_id}"], newer, wait) or []

@@ -1,0 +1,128 @@
+"""create_app(): the FastAPI application serving the API at /api and the UI at /."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from inloop import __version__
+from inloop.server.api import blocks, deployments, flow_runs, inbox, inputs, logs
+from inloop.server.database.engine import Database
+from inloop.server.errors import ServerError
+from inloop.server.middleware import (
+    ApiKeyMiddleware,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
+from inloop.server.store import runs
+from inloop.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+UI_DIR = Path(__file__).parent / "ui"
+REAPER_INTERVAL_SECONDS = 1.0
+log = logging.getLogger("inloop.server")
+
+PLACEHOLDER = """<!doctype html><html><head><title>inloop</title></head><body>
+<h1>inloop</h1><p>The API is at <a href="/api/docs">/api/docs</a>
+(OpenAPI: <a href="/api/openapi.json">/api/openapi.json</a>).
+The web UI has not been built: run <code>npm ci &amp;&amp; npm run build</code> in <code>ui/</code>.
+</p></body></html>"""
+
+
+async def _reaper(db: Database, settings: Settings) -> None:
+    """Fail runs whose pause timed out; mark runs whose process went silent as crashed."""
+    while True:
+        try:
+            async with db.transaction() as tx:
+                await runs.expire_overdue_pauses(tx)
+            async with db.transaction() as tx:
+                await runs.mark_silent_runs_crashed(tx, settings.heartbeat_grace_seconds)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the reaper must outlive a database hiccup
+            log.exception("reaper pass failed; retrying")
+        await asyncio.sleep(REAPER_INTERVAL_SECONDS)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.resolved_database_url)
+        await db.start()
+        app.state.db = db
+        reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
+        try:
+            yield
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+            # Let long-polls return now instead of at their timeout.
+            db.hub.notify(list(db.hub._waiters))
+            await db.stop()
+
+    app = FastAPI(
+        title="inloop",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+
+    @app.exception_handler(ServerError)
+    async def _server_error(_request: Request, exc: ServerError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    api = APIRouter(prefix="/api")
+    for module in (inbox, flow_runs, inputs, logs, blocks, deployments):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    async def _unknown_api(rest: str) -> JSONResponse:
+        return JSONResponse({"detail": f"no API endpoint at /api/{rest}"}, status_code=404)
+
+    _mount_ui(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def _mount_ui(app: FastAPI) -> None:
+    index = UI_DIR / "index.html"
+    assets = UI_DIR / "assets"
+    if assets.is_dir():
+        app.mount("/assets", StaticFiles(directory=assets), name="assets")
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def _ui(path: str) -> Response:
+        # Files at the UI root (favicon, ...) as themselves; every other path is a client-side
+        # route, answered with index.html so a reload of /runs/<id>/resume works.
+        candidate = (UI_DIR / path).resolve()
+        if path and candidate.is_file() and UI_DIR.resolve() in candidate.parents:
+            return FileResponse(candidate)
+        if index.is_file():
+            return FileResponse(index, headers={"cache-control": "no-cache"})
+        return HTMLResponse(PLACEHOLDER)

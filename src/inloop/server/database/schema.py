@@ -1,0 +1,198 @@
+"""Every table inloop keeps, in one place (SQLAlchemy Core).
+
+Human interaction is durable rows: each input, each state change, each stored task result is a
+row, so a process may die at any line and the rows still tell the truth.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "blocks",
+    "deployments",
+    "flow_run_inputs",
+    "flow_run_states",
+    "flow_runs",
+    "flows",
+    "logs",
+    "metadata",
+    "task_run_results",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC (SQLite stores it naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        # SQLite compares timestamps as text: store one canonical naive-UTC form.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+naming = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = sa.MetaData(naming_convention=naming)
+
+UUID_LEN = 36
+
+flows = sa.Table(
+    "flows",
+    metadata,
+    sa.Column("id", sa.String(UUID_LEN), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.String(UUID_LEN), primary_key=True),
+    sa.Column("flow_id", sa.String(UUID_LEN), sa.ForeignKey("flows.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("entrypoint", sa.Text(), nullable=False),
+    sa.Column("parameter_schema", sa.JSON(), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+    sa.Column("last_polled", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("flow_id", "name"),
+)
+
+flow_runs = sa.Table(
+    "flow_runs",
+    metadata,
+    sa.Column("id", sa.String(UUID_LEN), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("flow_id", sa.String(UUID_LEN), sa.ForeignKey("flows.id"), nullable=False),
+    sa.Column("deployment_id", sa.String(UUID_LEN), sa.ForeignKey("deployments.id")),
+    sa.Column("parent_flow_run_id", sa.String(UUID_LEN), nullable=True),
+    sa.Column("parameters", sa.JSON(), nullable=False),
+    sa.Column("state_type", sa.String(20), nullable=False),
+    sa.Column("state_name", sa.String(50), nullable=False),
+    sa.Column("state_message", sa.Text(), nullable=True),
+    sa.Column("state_timestamp", UTCDateTime(), nullable=False),
+    sa.Column("state_details", sa.JSON(), nullable=False),
+    # Bumped on every transition: waiters long-poll for "state_seq > what I saw".
+    sa.Column("state_seq", sa.Integer(), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+    sa.Column("start_time", UTCDateTime(), nullable=True),
+    sa.Column("end_time", UTCDateTime(), nullable=True),
+    # Pause details of the current (or last) pause or suspension.
+    sa.Column("pause_key", sa.String(200), nullable=True),
+    sa.Column("pause_deadline", UTCDateTime(), nullable=True),
+    sa.Column("pause_reschedule", sa.Boolean(), nullable=False, default=False),
+    sa.Column("pause_started", UTCDateTime(), nullable=True),
+    # Runner bookkeeping: who claimed the run and when it last said it was alive.
+    sa.Column("runner_id", sa.String(100), nullable=True),
+    sa.Column("heartbeat_at", UTCDateTime(), nullable=True),
+    sa.Column("run_count", sa.Integer(), nullable=False, default=0),
+    sa.Index("ix_flow_runs_state_type_created", "state_type", "created"),
+    sa.Index("ix_flow_runs_flow_id_created", "flow_id", "created"),
+    sa.Index("ix_flow_runs_deployment_id_state_type", "deployment_id", "state_type"),
+    sa.Index("ix_flow_runs_created", "created"),
+)
+
+flow_run_states = sa.Table(
+    "flow_run_states",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "flow_run_id",
+        sa.String(UUID_LEN),
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(50), nullable=False),
+    sa.Column("message", sa.Text(), nullable=True),
+    sa.Column("timestamp", UTCDateTime(), nullable=False),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Index("ix_flow_run_states_flow_run_id_id", "flow_run_id", "id"),
+)
+
+flow_run_inputs = sa.Table(
+    "flow_run_inputs",
+    metadata,
+    # A global, monotonically increasing sequence: readers page by it (linear draining).
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "flow_run_id",
+        sa.String(UUID_LEN),
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("value", sa.JSON(), nullable=True),
+    sa.Column("sender", sa.String(300), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("flow_run_id", "key"),
+    sa.Index("ix_flow_run_inputs_flow_run_id_seq", "flow_run_id", "seq"),
+)
+
+task_run_results = sa.Table(
+    "task_run_results",
+    metadata,
+    sa.Column(
+        "flow_run_id",
+        sa.String(UUID_LEN),
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("task_key", sa.String(300), primary_key=True),
+    sa.Column("task_name", sa.String(200), nullable=False),
+    sa.Column("result", sa.JSON(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+)
+
+logs = sa.Table(
+    "logs",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "flow_run_id",
+        sa.String(UUID_LEN),
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("level", sa.Integer(), nullable=False),
+    sa.Column("logger", sa.String(300), nullable=False),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("timestamp", UTCDateTime(), nullable=False),
+    sa.Index("ix_logs_flow_run_id_id", "flow_run_id", "id"),
+)
+
+blocks = sa.Table(
+    "blocks",
+    metadata,
+    sa.Column("block_type", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(300), primary_key=True),
+    sa.Column("value", sa.JSON(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+)

@@ -1,0 +1,128 @@
+"""All reads and writes of deployments, and runners claiming their scheduled runs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inloop.schemas import Deployment, DeploymentCreate, FlowRun, StateType
+from inloop.server.database.engine import Tx
+from inloop.server.database.schema import deployments, flow_runs, flows, utcnow
+from inloop.server.errors import NotFound
+from inloop.server.store import runs
+
+__all__ = [
+    "claim_scheduled_run",
+    "list_deployments",
+    "read_deployment",
+    "read_deployment_by_name",
+    "touch_deployments",
+    "upsert_deployment",
+]
+
+SELECT = sa.select(deployments, flows.c.name.label("flow_name")).select_from(
+    deployments.join(flows, flows.c.id == deployments.c.flow_id)
+)
+
+
+def _to_deployment(row: Any) -> Deployment:
+    return Deployment(
+        id=row.id,
+        name=row.name,
+        flow_id=row.flow_id,
+        flow_name=row.flow_name,
+        full_name=f"{row.flow_name}/{row.name}",
+        entrypoint=row.entrypoint,
+        parameter_schema=row.parameter_schema or {},
+        created=row.created,
+        last_polled=row.last_polled,
+    )
+
+
+async def upsert_deployment(tx: Tx, request: DeploymentCreate) -> Deployment:
+    flow_id = await runs.ensure_flow(tx, request.flow_name)
+    now = utcnow()
+    found = (
+        await tx.execute(
+            sa.select(deployments.c.id)
+            .where(deployments.c.flow_id == flow_id)
+            .where(deployments.c.name == request.name)
+        )
+    ).first()
+    values = {
+        "entrypoint": request.entrypoint,
+        "parameter_schema": request.parameter_schema,
+        "updated": now,
+        "last_polled": now,
+    }
+    if found is None:
+        dep_id = str(uuid.uuid4())
+        await tx.execute(
+            deployments.insert().values(
+                id=dep_id, flow_id=flow_id, name=request.name, created=now, **values
+            )
+        )
+    else:
+        dep_id = found.id
+        await tx.execute(deployments.update().where(deployments.c.id == dep_id).values(**values))
+    tx.notify("deployments")
+    row = (await tx.execute(SELECT.where(deployments.c.id == dep_id))).one()
+    return _to_deployment(row)
+
+
+async def list_deployments(conn: AsyncConnection) -> list[Deployment]:
+    query = SELECT.order_by(flows.c.name, deployments.c.name)
+    return [_to_deployment(row) for row in await conn.execute(query)]
+
+
+async def read_deployment(conn: AsyncConnection | Tx, dep_id: str) -> Deployment:
+    row = (await conn.execute(SELECT.where(deployments.c.id == dep_id))).first()
+    if row is None:
+        raise NotFound(f"deployment '{dep_id}' not found")
+    return _to_deployment(row)
+
+
+async def read_deployment_by_name(conn: AsyncConnection | Tx, flow: str, name: str) -> Deployment:
+    row = (
+        await conn.execute(SELECT.where(flows.c.name == flow).where(deployments.c.name == name))
+    ).first()
+    if row is None:
+        known = [f"{r.flow_name}/{r.name}" for r in await conn.execute(SELECT)]
+        hint = f"; known deployments: {', '.join(sorted(known))}" if known else (
+            "; no deployments exist yet (serve one with Flow.serve(name=...))"
+        )
+        raise NotFound(f"deployment '{flow}/{name}' not found{hint}")
+    return _to_deployment(row)
+
+
+async def touch_deployments(tx: Tx, dep_ids: list[str]) -> None:
+    await tx.execute(
+        deployments.update().where(deployments.c.id.in_(dep_ids)).values(last_polled=utcnow())
+    )
+
+
+async def claim_scheduled_run(tx: Tx, dep_ids: list[str], runner_id: str) -> FlowRun | None:
+    """Atomically take the oldest scheduled run of these deployments (PENDING, ours)."""
+    query = (
+        sa.select(flow_runs.c.id)
+        .where(flow_runs.c.deployment_id.in_(dep_ids))
+        .where(flow_runs.c.state_type == StateType.SCHEDULED.value)
+        .order_by(flow_runs.c.state_timestamp)
+        .limit(1)
+    )
+    if tx.conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    run_id = (await tx.execute(query)).scalar_one_or_none()
+    if run_id is None:
+        return None
+    row = await runs.lock_run(tx, run_id)
+    return await runs.write_state(
+        tx,
+        row,
+        StateType.PENDING,
+        details={"runner_id": runner_id},
+        extra={"runner_id": runner_id, "heartbeat_at": utcnow()},
+    )

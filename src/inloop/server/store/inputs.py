@@ -1,0 +1,140 @@
+"""All reads and writes of flow run inputs: keyed, typed-by-prefix, paged by sequence."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inloop.schemas import FlowRunInput
+from inloop.server.database.engine import Tx
+from inloop.server.database.schema import flow_run_inputs, utcnow
+from inloop.server.errors import Conflict, Invalid
+
+__all__ = [
+    "KEY_PATTERN",
+    "check_key",
+    "create_input",
+    "filter_inputs",
+    "list_inputs",
+    "put_input",
+    "read_input",
+]
+
+KEY_PATTERN = re.compile(r"^[a-z0-9-]+$")
+
+
+def check_key(key: str, loc: str = "key") -> None:
+    if not KEY_PATTERN.fullmatch(key):
+        raise Invalid(
+            [
+                {
+                    "loc": ["body", loc],
+                    "msg": (
+                        f"invalid input key {key!r}: keys may contain only lowercase letters, "
+                        "digits and '-' (pattern ^[a-z0-9-]+$)"
+                    ),
+                    "type": "value_error.key",
+                }
+            ]
+        )
+
+
+def _to_input(row: Any) -> FlowRunInput:
+    return FlowRunInput(
+        flow_run_id=row.flow_run_id,
+        key=row.key,
+        value=row.value,
+        sender=row.sender,
+        created=row.created,
+        seq=row.seq,
+    )
+
+
+async def create_input(
+    tx: Tx, run_id: str, key: str, value: Any, sender: str | None
+) -> FlowRunInput:
+    """Insert a new input; a key already used for this run is a 409."""
+    check_key(key)
+    exists = await tx.execute(
+        sa.select(flow_run_inputs.c.seq)
+        .where(flow_run_inputs.c.flow_run_id == run_id)
+        .where(flow_run_inputs.c.key == key)
+    )
+    if exists.first() is not None:
+        raise Conflict(f"flow run '{run_id}' already has an input with key {key!r}")
+    try:
+        async with tx.conn.begin_nested():
+            result = await tx.execute(
+                flow_run_inputs.insert()
+                .values(flow_run_id=run_id, key=key, value=value, sender=sender, created=utcnow())
+                .returning(*flow_run_inputs.c)
+            )
+    except IntegrityError as exc:  # lost a race with another sender of the same key
+        raise Conflict(f"flow run '{run_id}' already has an input with key {key!r}") from exc
+    tx.notify(f"inputs:{run_id}")
+    return _to_input(result.one())
+
+
+async def put_input(tx: Tx, run_id: str, key: str, value: Any, sender: str | None) -> None:
+    """Insert or replace (used for a pause's schema and description, rewritten on re-run)."""
+    check_key(key)
+    await tx.execute(
+        flow_run_inputs.delete()
+        .where(flow_run_inputs.c.flow_run_id == run_id)
+        .where(flow_run_inputs.c.key == key)
+    )
+    await tx.execute(
+        flow_run_inputs.insert().values(
+            flow_run_id=run_id, key=key, value=value, sender=sender, created=utcnow()
+        )
+    )
+    tx.notify(f"inputs:{run_id}")
+
+
+async def read_input(conn: AsyncConnection | Tx, run_id: str, key: str) -> FlowRunInput | None:
+    row = (
+        await conn.execute(
+            sa.select(flow_run_inputs)
+            .where(flow_run_inputs.c.flow_run_id == run_id)
+            .where(flow_run_inputs.c.key == key)
+        )
+    ).first()
+    return _to_input(row) if row is not None else None
+
+
+async def filter_inputs(
+    conn: AsyncConnection,
+    run_id: str,
+    *,
+    prefix: str | None,
+    after_seq: int,
+    exclude_keys: list[str],
+    limit: int,
+) -> list[FlowRunInput]:
+    query = (
+        sa.select(flow_run_inputs)
+        .where(flow_run_inputs.c.flow_run_id == run_id)
+        .where(flow_run_inputs.c.seq > after_seq)
+    )
+    if prefix:
+        check_key(prefix, "prefix")
+        # Keys hold only [a-z0-9-], so the prefix has no LIKE wildcards to escape.
+        query = query.where(flow_run_inputs.c.key.like(f"{prefix}-%"))
+    if exclude_keys:
+        query = query.where(flow_run_inputs.c.key.not_in(exclude_keys))
+    query = query.order_by(flow_run_inputs.c.seq).limit(limit)
+    return [_to_input(row) for row in await conn.execute(query)]
+
+
+async def list_inputs(conn: AsyncConnection, run_id: str, limit: int = 500) -> list[FlowRunInput]:
+    query = (
+        sa.select(flow_run_inputs)
+        .where(flow_run_inputs.c.flow_run_id == run_id)
+        .order_by(flow_run_inputs.c.seq)
+        .limit(limit)
+    )
+    return [_to_input(row) for row in await conn.execute(query)]

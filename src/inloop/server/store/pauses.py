@@ -1,0 +1,155 @@
+"""Pausing, suspending and resuming a run: where run state and inputs meet.
+
+A pause writes its schema and description as inputs under the pause key, then moves the run to
+PAUSED (process alive) or SUSPENDED (process gone). A resume validates the answer against that
+schema with jsonschema, stores it under `<key>-response` and moves the run on, all in one
+transaction, so two concurrent resumes cannot both win.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from jsonschema import validators
+from jsonschema.exceptions import SchemaError
+
+from inloop.schemas import FlowRun, PauseRequest, StateType
+from inloop.server.database.engine import Tx
+from inloop.server.database.schema import utcnow
+from inloop.server.errors import Conflict, Invalid
+from inloop.server.store import inputs, runs
+
+__all__ = ["pause_run", "read_pause", "resume_run", "validate_against_schema"]
+
+
+async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
+    row = await runs.lock_run(tx, run_id)
+    new = StateType.SUSPENDED if request.reschedule else StateType.PAUSED
+    current = StateType(row.state_type)
+    if current is not StateType.RUNNING and not (
+        current is StateType.PAUSED and new is StateType.SUSPENDED
+    ):
+        raise Conflict(
+            f"flow run '{row.name}' is {current.display_name}; only a running flow run can "
+            f"be {'suspended' if request.reschedule else 'paused'}"
+        )
+    if request.reschedule and row.deployment_id is None:
+        raise Conflict(
+            f"flow run '{row.name}' has no deployment, so nothing could run it again after a "
+            "suspension; serve the flow (Flow.serve) and start it from its deployment, or use "
+            "pause_flow_run, which keeps the process waiting"
+        )
+    inputs.check_key(request.key)
+    if await inputs.read_input(tx, run_id, f"{request.key}-response") is not None:
+        raise Conflict(
+            f"flow run '{row.name}' already has an answer for pause key {request.key!r}; "
+            "use a new key"
+        )
+    if request.schema_ is not None:
+        try:
+            validators.validator_for(request.schema_).check_schema(request.schema_)
+        except SchemaError as exc:
+            raise Invalid(
+                [{"loc": ["body", "schema"], "msg": f"not a valid JSON schema: {exc.message}",
+                  "type": "value_error.schema"}]
+            ) from exc
+        await inputs.put_input(tx, run_id, f"{request.key}-schema", request.schema_, None)
+    if request.description is not None:
+        await inputs.put_input(tx, run_id, f"{request.key}-description", request.description, None)
+    now = utcnow()
+    deadline = now + timedelta(seconds=request.timeout) if request.timeout is not None else None
+    details = {
+        "pause_key": request.key,
+        "has_input": request.schema_ is not None,
+        "description": request.description,
+        "timeout": request.timeout,
+    }
+    extra: dict[str, Any] = {
+        "pause_key": request.key,
+        "pause_deadline": deadline,
+        "pause_reschedule": request.reschedule,
+        "pause_started": now,
+    }
+    return await runs.write_state(tx, row, new, None, details, extra)
+
+
+async def read_pause(tx: Tx, run_id: str) -> dict[str, Any]:
+    row = await runs.lock_run(tx, run_id)
+    if StateType(row.state_type) not in (StateType.PAUSED, StateType.SUSPENDED):
+        raise Conflict(
+            f"flow run '{row.name}' is not paused (state: {row.state_name}); "
+            "only paused or suspended runs wait for input"
+        )
+    schema = await inputs.read_input(tx, run_id, f"{row.pause_key}-schema")
+    description = await inputs.read_input(tx, run_id, f"{row.pause_key}-description")
+    return {
+        "key": row.pause_key,
+        "schema": schema.value if schema else None,
+        "description": description.value if description else None,
+        "deadline": row.pause_deadline,
+        "reschedule": row.pause_reschedule,
+    }
+
+
+def validate_against_schema(schema: dict[str, Any], value: Any) -> list[dict[str, Any]]:
+    """Every violation, as FastAPI-style error dicts located under `run_input`."""
+    validator_cls = validators.validator_for(schema)
+    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    errors = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
+        loc: list[Any] = ["run_input", *error.path]
+        message = error.message
+        if error.validator == "required" and isinstance(error.validator_value, list):
+            # Point the error at the missing field itself, so a form can show it there.
+            missing = [f for f in error.validator_value if isinstance(error.instance, dict)
+                       and f not in error.instance]
+            if len(missing) == 1:
+                loc.append(missing[0])
+                message = f"field '{missing[0]}' is required"
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            message = f"{error.message}; remove the unexpected field(s)"
+        errors.append({"loc": loc, "msg": message, "type": f"jsonschema.{error.validator}"})
+    return errors
+
+
+async def resume_run(
+    tx: Tx, run_id: str, run_input: dict[str, Any] | None, resumed_by: str
+) -> FlowRun:
+    row = await runs.lock_run(tx, run_id)
+    current = StateType(row.state_type)
+    if current not in (StateType.PAUSED, StateType.SUSPENDED):
+        raise Conflict(
+            f"flow run '{row.name}' is not paused (state: {row.state_name}); "
+            "only paused or suspended runs can be resumed"
+        )
+    if row.pause_deadline is not None and row.pause_deadline < utcnow():
+        raise Conflict(
+            f"flow run '{row.name}' waited until {row.pause_deadline.isoformat()} and timed out; "
+            "it can no longer be resumed"
+        )
+    key = row.pause_key
+    schema = await inputs.read_input(tx, run_id, f"{key}-schema")
+    if schema is not None:
+        if run_input is None:
+            raise Invalid(
+                [{"loc": ["body", "run_input"],
+                  "msg": f"flow run '{row.name}' waits for input; send it as run_input "
+                         "matching the schema from GET /api/flow_runs/{id}/pause",
+                  "type": "missing"}]
+            )
+        errors = validate_against_schema(schema.value, run_input)
+        if errors:
+            raise Invalid(errors)
+        await inputs.create_input(tx, run_id, f"{key}-response", run_input, resumed_by)
+    elif run_input:
+        raise Invalid(
+            [{"loc": ["body", "run_input"],
+              "msg": f"flow run '{row.name}' paused without asking for input; resume it "
+                     "without run_input",
+              "type": "unexpected"}]
+        )
+    new = StateType.SCHEDULED if row.pause_reschedule else StateType.RUNNING
+    return await runs.write_state(
+        tx, row, new, None, {"resumed_by": resumed_by, "pause_key": key}
+    )

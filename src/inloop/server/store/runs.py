@@ -1,0 +1,439 @@
+"""All reads and writes of flows, flow runs and their state history.
+
+The server enforces the state machine here: every transition is checked against ALLOWED,
+written to `flow_runs` and appended to `flow_run_states` in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from inloop.names import generate_run_name
+from inloop.schemas import (
+    FINAL_STATES,
+    WAITING_STATES,
+    FlowRun,
+    InboxItem,
+    PauseDetails,
+    State,
+    StateType,
+)
+from inloop.server.database.engine import Tx
+from inloop.server.database.schema import deployments, flow_run_states, flow_runs, flows, utcnow
+from inloop.server.errors import Conflict, NotFound
+
+__all__ = [
+    "ALLOWED",
+    "create_run",
+    "ensure_flow",
+    "expire_overdue_pauses",
+    "heartbeat",
+    "inbox",
+    "inbox_count",
+    "list_runs",
+    "lock_run",
+    "mark_silent_runs_crashed",
+    "read_run",
+    "require_run",
+    "set_state",
+    "state_history",
+    "write_state",
+]
+
+S = StateType
+ALLOWED: dict[StateType, frozenset[StateType]] = {
+    S.SCHEDULED: frozenset({S.PENDING, S.RUNNING, S.FAILED, S.CRASHED, S.CANCELLED}),
+    S.PENDING: frozenset({S.RUNNING, S.FAILED, S.CRASHED, S.CANCELLED, S.SCHEDULED}),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CRASHED, S.CANCELLED, S.PAUSED, S.SUSPENDED}),
+    S.PAUSED: frozenset({S.RUNNING, S.SUSPENDED, S.FAILED, S.CRASHED, S.CANCELLED}),
+    S.SUSPENDED: frozenset({S.SCHEDULED, S.FAILED, S.CANCELLED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CRASHED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+RUN_SELECT = sa.select(
+    flow_runs,
+    flows.c.name.label("flow_name"),
+    deployments.c.name.label("deployment_name"),
+).select_from(
+    flow_runs.join(flows, flows.c.id == flow_runs.c.flow_id).outerjoin(
+        deployments, deployments.c.id == flow_runs.c.deployment_id
+    )
+)
+
+
+def _to_flow_run(row: Any) -> FlowRun:
+    details = dict(row.state_details or {})
+    state_type = StateType(row.state_type)
+    pause = None
+    if row.pause_key is not None and state_type in WAITING_STATES:
+        pause = PauseDetails(
+            key=row.pause_key,
+            deadline=row.pause_deadline,
+            reschedule=row.pause_reschedule,
+            has_input=bool(details.get("has_input")),
+            description=details.get("description"),
+        )
+    return FlowRun(
+        id=row.id,
+        name=row.name,
+        flow_id=row.flow_id,
+        flow_name=row.flow_name,
+        deployment_id=row.deployment_id,
+        deployment_name=row.deployment_name,
+        parent_flow_run_id=row.parent_flow_run_id,
+        parameters=row.parameters or {},
+        state=State(
+            type=state_type,
+            name=row.state_name,
+            message=row.state_message,
+            timestamp=row.state_timestamp,
+            details=details,
+        ),
+        state_seq=row.state_seq,
+        created=row.created,
+        updated=row.updated,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        pause=pause,
+    )
+
+
+def _insert_ignoring_duplicates(tx: Tx, table: sa.Table, values: dict[str, Any]) -> Any:
+    if tx.conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(**values).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).values(**values).on_conflict_do_nothing()
+
+
+async def ensure_flow(tx: Tx, name: str) -> str:
+    found = await tx.execute(sa.select(flows.c.id).where(flows.c.name == name))
+    flow_id = found.scalar_one_or_none()
+    if flow_id is not None:
+        return str(flow_id)
+    values = {"id": str(uuid.uuid4()), "name": name, "created": utcnow()}
+    await tx.execute(_insert_ignoring_duplicates(tx, flows, values))
+    found = await tx.execute(sa.select(flows.c.id).where(flows.c.name == name))
+    return str(found.scalar_one())
+
+
+async def create_run(
+    tx: Tx,
+    *,
+    flow_name: str,
+    parameters: dict[str, Any],
+    state: StateType,
+    deployment_id: str | None = None,
+    parent_flow_run_id: str | None = None,
+    name: str | None = None,
+) -> FlowRun:
+    if state not in (S.SCHEDULED, S.PENDING, S.RUNNING):
+        raise Conflict(f"a new flow run starts SCHEDULED, PENDING or RUNNING, not {state.value}")
+    flow_id = await ensure_flow(tx, flow_name)
+    now = utcnow()
+    run_id = str(uuid.uuid4())
+    await tx.execute(
+        flow_runs.insert().values(
+            id=run_id,
+            name=name or generate_run_name(),
+            flow_id=flow_id,
+            deployment_id=deployment_id,
+            parent_flow_run_id=parent_flow_run_id,
+            parameters=parameters,
+            state_type=S.SCHEDULED.value if deployment_id else S.PENDING.value,
+            state_name="Scheduled" if deployment_id else "Pending",
+            state_message=None,
+            state_timestamp=now,
+            state_details={},
+            state_seq=0,
+            created=now,
+            updated=now,
+            pause_reschedule=False,
+            run_count=0,
+        )
+    )
+    # The history starts with the run's first state; a run created RUNNING passes through
+    # PENDING so every run's history has the same shape.
+    first = S.SCHEDULED if deployment_id else S.PENDING
+    await _append_history(tx, run_id, first, None, {}, now)
+    await tx.execute(flow_runs.update().where(flow_runs.c.id == run_id).values(state_seq=1))
+    row = await lock_run(tx, run_id)
+    if state is not first:
+        return await write_state(tx, row, state)
+    tx.notify(f"run:{run_id}", "runs")
+    if first is S.SCHEDULED:
+        tx.notify("scheduled")
+    return _to_flow_run(row)
+
+
+async def lock_run(tx: Tx, run_id: str) -> Any:
+    """The run's row, locked against concurrent writers until the transaction ends."""
+    query = RUN_SELECT.where(flow_runs.c.id == run_id)
+    if tx.conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=flow_runs)
+    row = (await tx.execute(query)).first()
+    if row is None:
+        raise NotFound(f"flow run '{run_id}' not found")
+    return row
+
+
+async def read_run(conn: AsyncConnection | Tx, run_id: str) -> FlowRun | None:
+    row = (await conn.execute(RUN_SELECT.where(flow_runs.c.id == run_id))).first()
+    return _to_flow_run(row) if row is not None else None
+
+
+async def require_run(conn: AsyncConnection | Tx, run_id: str) -> FlowRun:
+    run = await read_run(conn, run_id)
+    if run is None:
+        raise NotFound(f"flow run '{run_id}' not found")
+    return run
+
+
+async def list_runs(
+    conn: AsyncConnection,
+    *,
+    states: list[StateType] | None = None,
+    flow_name: str | None = None,
+    deployment_id: str | None = None,
+    parent_flow_run_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[FlowRun]:
+    query = RUN_SELECT
+    if states:
+        query = query.where(flow_runs.c.state_type.in_([s.value for s in states]))
+    if flow_name:
+        query = query.where(flows.c.name == flow_name)
+    if deployment_id:
+        query = query.where(flow_runs.c.deployment_id == deployment_id)
+    if parent_flow_run_id:
+        query = query.where(flow_runs.c.parent_flow_run_id == parent_flow_run_id)
+    query = query.order_by(flow_runs.c.created.desc(), flow_runs.c.id).limit(limit).offset(offset)
+    return [_to_flow_run(row) for row in await conn.execute(query)]
+
+
+async def state_history(conn: AsyncConnection, run_id: str) -> list[State]:
+    await require_run(conn, run_id)
+    rows = await conn.execute(
+        sa.select(flow_run_states)
+        .where(flow_run_states.c.flow_run_id == run_id)
+        .order_by(flow_run_states.c.id)
+    )
+    return [
+        State(
+            type=StateType(r.type),
+            name=r.name,
+            message=r.message,
+            timestamp=r.timestamp,
+            details=r.details or {},
+        )
+        for r in rows
+    ]
+
+
+async def _append_history(
+    tx: Tx,
+    run_id: str,
+    state: StateType,
+    message: str | None,
+    details: dict[str, Any],
+    now: datetime,
+) -> None:
+    await tx.execute(
+        flow_run_states.insert().values(
+            flow_run_id=run_id,
+            type=state.value,
+            name=state.display_name,
+            message=message,
+            timestamp=now,
+            details=details,
+        )
+    )
+
+
+def transition_error(row: Any, new: StateType) -> Conflict:
+    current = StateType(row.state_type)
+    return Conflict(
+        f"flow run '{row.name}' cannot move from {current.display_name} to "
+        f"{new.display_name} (state: {current.display_name})"
+    )
+
+
+async def write_state(
+    tx: Tx,
+    row: Any,
+    new: StateType,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> FlowRun:
+    """Apply one checked transition to a locked row; `extra` sets more run columns."""
+    current = StateType(row.state_type)
+    if new not in ALLOWED[current]:
+        raise transition_error(row, new)
+    now = utcnow()
+    values: dict[str, Any] = {
+        "state_type": new.value,
+        "state_name": new.display_name,
+        "state_message": message,
+        "state_timestamp": now,
+        "state_details": details or {},
+        "state_seq": row.state_seq + 1,
+        "updated": now,
+    }
+    if new is S.RUNNING:
+        if row.start_time is None:
+            values["start_time"] = now
+        values["heartbeat_at"] = now
+        if current in (S.PENDING, S.SCHEDULED):
+            values["run_count"] = row.run_count + 1
+    if new in FINAL_STATES:
+        values["end_time"] = now
+        values["heartbeat_at"] = None
+    if new in (S.SUSPENDED, S.SCHEDULED):
+        # Nobody holds a process for this run any more.
+        values["runner_id"] = None
+        values["heartbeat_at"] = None
+    values.update(extra or {})
+    await tx.execute(flow_runs.update().where(flow_runs.c.id == row.id).values(**values))
+    await _append_history(tx, row.id, new, message, details or {}, now)
+    tx.notify(f"run:{row.id}", "runs")
+    if new in WAITING_STATES or current in WAITING_STATES:
+        tx.notify("inbox")
+    if new is S.SCHEDULED:
+        tx.notify("scheduled")
+    updated = await read_run(tx, row.id)
+    assert updated is not None
+    return updated
+
+
+async def set_state(
+    tx: Tx,
+    run_id: str,
+    new: StateType,
+    *,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
+    expected_seq: int | None = None,
+) -> FlowRun:
+    row = await lock_run(tx, run_id)
+    if expected_seq is not None and row.state_seq != expected_seq:
+        raise Conflict(
+            f"flow run '{row.name}' changed state meanwhile (now {row.state_name}); "
+            "read it again and retry"
+        )
+    if new in WAITING_STATES:
+        raise Conflict(f"use the pause endpoint to move flow run '{row.name}' to {new.value}")
+    return await write_state(tx, row, new, message, details)
+
+
+async def heartbeat(tx: Tx, run_ids: list[str], runner_id: str | None = None) -> int:
+    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    if runner_id is not None:
+        values["runner_id"] = runner_id
+    result = await tx.execute(
+        flow_runs.update()
+        .where(flow_runs.c.id.in_(run_ids))
+        .where(flow_runs.c.state_type.in_([S.PENDING.value, S.RUNNING.value, S.PAUSED.value]))
+        .values(**values)
+    )
+    return int(result.rowcount or 0)
+
+
+async def mark_silent_runs_crashed(tx: Tx, grace_seconds: float) -> list[str]:
+    """Runs whose process stopped heartbeating are not running: say so (CRASHED)."""
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    rows = await tx.execute(
+        RUN_SELECT.where(
+            flow_runs.c.state_type.in_([S.PENDING.value, S.RUNNING.value, S.PAUSED.value])
+        )
+        .where(flow_runs.c.heartbeat_at.is_not(None))
+        .where(flow_runs.c.heartbeat_at < cutoff)
+        .limit(100)
+    )
+    crashed = []
+    for row in rows.all():
+        locked = await lock_run(tx, row.id)
+        if locked.heartbeat_at is None or locked.heartbeat_at >= cutoff:
+            continue
+        await write_state(
+            tx,
+            locked,
+            S.CRASHED,
+            message=(
+                f"the process running this flow run stopped answering "
+                f"(last heartbeat {locked.heartbeat_at.isoformat()}); it was marked crashed"
+            ),
+        )
+        crashed.append(row.id)
+    return crashed
+
+
+async def expire_overdue_pauses(tx: Tx, grace_seconds: float = 2.0) -> list[str]:
+    """Fail paused or suspended runs whose deadline passed with no answer."""
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    rows = await tx.execute(
+        RUN_SELECT.where(flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value]))
+        .where(flow_runs.c.pause_deadline.is_not(None))
+        .where(flow_runs.c.pause_deadline < cutoff)
+        .limit(100)
+    )
+    failed = []
+    for row in rows.all():
+        locked = await lock_run(tx, row.id)
+        if StateType(locked.state_type) not in WAITING_STATES:
+            continue
+        waited = (locked.pause_deadline - locked.pause_started).total_seconds()
+        verb = "suspended" if locked.pause_reschedule else "paused"
+        await write_state(
+            tx,
+            locked,
+            S.FAILED,
+            message=(
+                f"flow run {verb} at '{locked.pause_key}' timed out after {waited:g} s "
+                "without being resumed"
+            ),
+        )
+        failed.append(row.id)
+    return failed
+
+
+def _inbox_query() -> sa.Select[Any]:
+    return RUN_SELECT.where(flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value]))
+
+
+async def inbox(conn: AsyncConnection, *, limit: int = 50, offset: int = 0) -> list[InboxItem]:
+    query = _inbox_query().order_by(flow_runs.c.pause_started, flow_runs.c.id)
+    items = []
+    for row in await conn.execute(query.limit(limit).offset(offset)):
+        run = _to_flow_run(row)
+        description = run.pause.description if run.pause else None
+        first_line = None
+        if description:
+            first_line = next((ln.strip() for ln in description.splitlines() if ln.strip()), None)
+        items.append(
+            InboxItem(
+                flow_run=run,
+                description_first_line=first_line,
+                waiting_since=row.pause_started or row.state_timestamp,
+                deadline=row.pause_deadline,
+            )
+        )
+    return items
+
+
+async def inbox_count(conn: AsyncConnection) -> int:
+    query = sa.select(sa.func.count()).select_from(flow_runs).where(
+        flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value])
+    )
+    return int((await conn.execute(query)).scalar_one())

@@ -1,0 +1,49 @@
+"""Settings read from `INLOOP_*` environment variables.
+
+Settings are read when asked for, never cached at import, so a test (or a user) that changes the
+environment sees the change on the next call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INLOOP_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".inloop")
+    api_url: str = "http://127.0.0.1:4200/api"
+    ui_url: str | None = None
+    database_url: str | None = None
+    api_key: str | None = None
+    server_host: str = "127.0.0.1"
+    server_port: int = 4200
+    max_request_bytes: int = 16 * 1024 * 1024
+    # How long a runner may stay silent before the server calls its runs crashed.
+    heartbeat_grace_seconds: float = 30.0
+    heartbeat_interval_seconds: float = 5.0
+    logging_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.home / 'inloop.db'}"
+
+    @property
+    def resolved_ui_url(self) -> str:
+        """The UI is served by the API's own process, at the root of the API's host."""
+        if self.ui_url:
+            return self.ui_url.rstrip("/")
+        base = self.api_url.rstrip("/")
+        return base[: -len("/api")] if base.endswith("/api") else base
+
+
+def get_settings() -> Settings:
+    return Settings()

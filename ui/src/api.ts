@@ -1,0 +1,269 @@
+// One place for HTTP: every request goes through `request`, which adds the API
+// key (when the server asked for one) and turns error bodies into ApiError.
+
+export type StateType =
+  | 'SCHEDULED'
+  | 'PENDING'
+  | 'RUNNING'
+  | 'PAUSED'
+  | 'SUSPENDED'
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'CRASHED'
+  | 'CANCELLED';
+
+export const STATE_TYPES: StateType[] = [
+  'SCHEDULED',
+  'PENDING',
+  'RUNNING',
+  'PAUSED',
+  'SUSPENDED',
+  'COMPLETED',
+  'FAILED',
+  'CRASHED',
+  'CANCELLED',
+];
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface State {
+  type: StateType;
+  name: string;
+  message: string | null;
+  timestamp: string;
+  details: JsonObject | null;
+}
+
+export interface Pause {
+  key: string;
+  deadline: string | null;
+  reschedule: boolean;
+  has_input: boolean;
+  description: string | null;
+}
+
+export interface FlowRun {
+  id: string;
+  name: string;
+  flow_id: string;
+  flow_name: string;
+  deployment_id: string | null;
+  deployment_name: string | null;
+  parent_flow_run_id: string | null;
+  parameters: JsonObject;
+  state: State;
+  state_seq: number;
+  created: string;
+  updated: string;
+  start_time: string | null;
+  end_time: string | null;
+  pause: Pause | null;
+}
+
+export interface PauseDetails {
+  key: string;
+  schema: JsonObject | null;
+  description: string | null;
+  deadline: string | null;
+  reschedule: boolean;
+}
+
+export interface LogLine {
+  id: number;
+  flow_run_id: string;
+  level: number;
+  level_name: string;
+  logger: string;
+  message: string;
+  timestamp: string;
+}
+
+export interface RunInputRow {
+  key: string;
+  value: Json;
+  sender: string | null;
+  created: string;
+  seq: number;
+}
+
+export interface InboxItem {
+  flow_run: FlowRun;
+  description_first_line: string | null;
+  waiting_since: string;
+  deadline: string | null;
+}
+
+export interface Deployment {
+  id: string;
+  name: string;
+  flow_name: string;
+  full_name: string;
+  entrypoint: string;
+  parameter_schema: JsonObject | null;
+  created: string;
+  last_polled: string | null;
+}
+
+export interface ValidationIssue {
+  loc: (string | number)[];
+  msg: string;
+  type?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: unknown,
+  ) {
+    super(typeof detail === 'string' ? detail : `request failed with status ${status}`);
+  }
+
+  get issues(): ValidationIssue[] {
+    return Array.isArray(this.detail) ? (this.detail as ValidationIssue[]) : [];
+  }
+}
+
+// --- the API key -----------------------------------------------------------
+
+const KEY_STORAGE = 'inloop.apiKey';
+
+type KeyListener = (state: KeyPrompt | null) => void;
+export interface KeyPrompt {
+  rejected: boolean; // a key was sent and refused
+}
+
+let apiKey: string | null = readStoredKey();
+let prompt: KeyPrompt | null = null;
+let waiters: (() => void)[] = [];
+const keyListeners = new Set<KeyListener>();
+
+function readStoredKey(): string | null {
+  try {
+    return localStorage.getItem(KEY_STORAGE);
+  } catch {
+    return null;
+  }
+}
+
+export function onKeyPrompt(listener: KeyListener): () => void {
+  keyListeners.add(listener);
+  listener(prompt);
+  return () => keyListeners.delete(listener);
+}
+
+function setPrompt(next: KeyPrompt | null) {
+  prompt = next;
+  keyListeners.forEach((listener) => listener(prompt));
+}
+
+export function submitApiKey(key: string) {
+  apiKey = key;
+  try {
+    localStorage.setItem(KEY_STORAGE, key);
+  } catch {
+    // private mode: keep the key for this page only
+  }
+  setPrompt(null);
+  const ready = waiters;
+  waiters = [];
+  ready.forEach((wake) => wake());
+}
+
+export function forgetApiKey() {
+  apiKey = null;
+  try {
+    localStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // nothing stored
+  }
+}
+
+/** Ask the person for a key once, however many requests are waiting for it. */
+function waitForKey(sentKey: string | null, signal?: AbortSignal): Promise<void> {
+  if (apiKey !== sentKey) return Promise.resolve(); // someone entered a new key meanwhile
+  if (!prompt) setPrompt({ rejected: sentKey !== null });
+  return new Promise((resolve, reject) => {
+    waiters.push(resolve);
+    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+// --- requests --------------------------------------------------------------
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  for (;;) {
+    const sentKey = apiKey;
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (sentKey) headers.Authorization = `Bearer ${sentKey}`;
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await fetch(`/api${path}`, {
+      method: options.method ?? 'GET',
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: options.signal,
+      cache: 'no-store',
+    });
+    if (response.status === 401) {
+      await waitForKey(sentKey, options.signal);
+      continue;
+    }
+    const text = await response.text();
+    let payload: unknown = null;
+    if (text) {
+      try {
+        payload = JSON.parse(text);
+      } catch {
+        payload = text;
+      }
+    }
+    if (!response.ok) {
+      const detail =
+        payload && typeof payload === 'object' && 'detail' in payload
+          ? (payload as { detail: unknown }).detail
+          : payload || response.statusText;
+      throw new ApiError(response.status, detail);
+    }
+    return payload as T;
+  }
+}
+
+export function query(params: Record<string, string | number | (string | number)[] | undefined>) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined || value === '') continue;
+    for (const item of Array.isArray(value) ? value : [value]) search.append(name, String(item));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+export const api = {
+  runs: (params: { state?: string[]; flow_name?: string; limit: number; offset: number }, signal?: AbortSignal) =>
+    request<FlowRun[]>(`/flow_runs${query(params)}`, { signal }),
+  run: (id: string, signal?: AbortSignal) => request<FlowRun>(`/flow_runs/${id}`, { signal }),
+  waitRun: (id: string, afterSeq: number, signal?: AbortSignal, timeout = 25) =>
+    request<FlowRun>(`/flow_runs/${id}/wait${query({ after_seq: afterSeq, timeout })}`, { signal }),
+  states: (id: string, signal?: AbortSignal) => request<State[]>(`/flow_runs/${id}/states`, { signal }),
+  logs: (id: string, afterId: number, wait: number, signal?: AbortSignal) =>
+    request<LogLine[]>(`/flow_runs/${id}/logs${query({ after_id: afterId, limit: 500, wait })}`, { signal }),
+  inputs: (id: string, signal?: AbortSignal) => request<RunInputRow[]>(`/flow_runs/${id}/inputs`, { signal }),
+  pause: (id: string, signal?: AbortSignal) => request<PauseDetails>(`/flow_runs/${id}/pause`, { signal }),
+  resume: (id: string, runInput: Json | null) =>
+    request<FlowRun>(`/flow_runs/${id}/resume`, { method: 'POST', body: { run_input: runInput } }),
+  inbox: (limit: number, offset: number, signal?: AbortSignal) =>
+    request<InboxItem[]>(`/inbox${query({ limit, offset })}`, { signal }),
+  inboxCount: (signal?: AbortSignal) => request<{ count: number }>('/inbox/count', { signal }),
+  deployments: (signal?: AbortSignal) => request<Deployment[]>('/deployments', { signal }),
+  runDeployment: (fullName: string, parameters: JsonObject) => {
+    const [flow, ...rest] = fullName.split('/');
+    const path = `/deployments/name/${encodeURIComponent(flow)}/${encodeURIComponent(rest.join('/'))}/run`;
+    return request<FlowRun>(path, { method: 'POST', body: { parameters } });
+  },
+};
