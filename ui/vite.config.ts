@@ -16,6 +16,6 @@ export default defineConfig({
     reportCompressedSize: true,
   },
   server: {
-    proxy: { '/api': process.env.INLOOP_API_ORIGIN ?? 'http://127.0.0.1:4200' },
+    proxy: { '/api': 'http://127.0.0.1:4200' },
   },
 });

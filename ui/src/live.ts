@@ -110,6 +110,7 @@ export function usePolled<T>(
   load: (signal: AbortSignal) => Promise<T>,
   key: string,
   intervalMs: number,
+  { keepOnKeyChange = false } = {},
 ): Loaded<T> & { reload: () => void } {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<Error | null>(null);
@@ -118,8 +119,8 @@ export function usePolled<T>(
   loader.current = load;
 
   useEffect(() => {
-    setData(null);
-  }, [key]);
+    if (!keepOnKeyChange) setData(null);
+  }, [key, keepOnKeyChange]);
 
   useEffect(() => {
     const controller = new AbortController();

@@ -233,7 +233,7 @@ export class CspSafeValidator<T = unknown> implements ValidatorType<T, RJSFSchem
     if (transformErrors) errors = transformErrors(errors, uiSchema);
     const errorSchema = toErrorSchema<T>(errors);
     if (typeof customValidate !== 'function') return { errors, errorSchema };
-    const full = getDefaultFormState<T>(this, schema, formData, schema, true);
+    const full = getDefaultFormState<T>(this, schema, formData, schema, true) as T;
     const handler = customValidate(full, createErrorHandler<T>(full), uiSchema, errorSchema);
     return validationDataMerge<T>({ errors, errorSchema }, unwrapErrorHandler<T>(handler));
   }

@@ -1,0 +1,471 @@
+"""One place for HTTP: the async client, used with or without `await` by the dual-call rule.
+
+Requests are built and responses checked by plain functions; only `_send` does I/O, on the
+process's I/O loop, through one shared connection pool per (API URL, key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import socket
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from inloop._dual import add_shutdown_hook, dual
+from inloop.schemas import (
+    BlockDocument,
+    Deployment,
+    FlowRun,
+    FlowRunInput,
+    InboxItem,
+    LogRecord,
+    State,
+    StateType,
+)
+from inloop.settings import get_settings
+
+__all__ = [
+    "InloopAPIError",
+    "InloopClient",
+    "ObjectAlreadyExists",
+    "ObjectNotFound",
+    "ServerUnavailable",
+    "WrongState",
+    "get_client",
+]
+
+CONNECT_RETRIES = 3
+LONG_POLL_SLACK = 15.0
+
+
+class InloopAPIError(Exception):
+    """The server answered with an error status; `detail` is its explanation."""
+
+    def __init__(self, status_code: int, detail: Any, method: str, url: str) -> None:
+        self.status_code = status_code
+        self.detail = detail
+        super().__init__(f"{method} {url} -> {status_code}: {_describe(detail)}")
+
+
+class ObjectNotFound(InloopAPIError):
+    pass
+
+
+class ObjectAlreadyExists(InloopAPIError):
+    pass
+
+
+class WrongState(InloopAPIError):
+    pass
+
+
+class ServerUnavailable(ConnectionError):
+    pass
+
+
+def _describe(detail: Any) -> str:
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []))
+                parts.append(f"{loc}: {item.get('msg')}" if loc else str(item.get("msg")))
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    return str(detail)
+
+
+def _error_for(response: httpx.Response) -> InloopAPIError:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text
+    cls: type[InloopAPIError] = InloopAPIError
+    if response.status_code == 404:
+        cls = ObjectNotFound
+    elif response.status_code == 409:
+        cls = WrongState if "state" in str(detail) else ObjectAlreadyExists
+    return cls(response.status_code, detail, response.request.method, str(response.request.url))
+
+
+def default_actor() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+_pools: dict[tuple[str, str | None], httpx.AsyncClient] = {}
+
+
+def _pool(api_url: str, api_key: str | None) -> httpx.AsyncClient:
+    """The shared httpx client for this API (created on, and used only from, the I/O loop)."""
+    key = (api_url, api_key)
+    pool = _pools.get(key)
+    if pool is None:
+        headers = {"x-inloop-actor": default_actor()}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        pool = httpx.AsyncClient(
+            base_url=api_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(30.0, connect=5.0),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        _pools[key] = pool
+        if len(_pools) == 1:
+            add_shutdown_hook(_close_pools)
+    return pool
+
+
+async def _close_pools() -> None:
+    pools = list(_pools.values())
+    _pools.clear()
+    for pool in pools:
+        await pool.aclose()
+
+
+class InloopClient:
+    """The inloop API. Every public method follows the dual-call rule (see `inloop._dual`)."""
+
+    def __init__(self, api_url: str | None = None, api_key: str | None = None) -> None:
+        settings = get_settings()
+        self.api_url = (api_url or settings.api_url).rstrip("/")
+        self.api_key = api_key if api_key is not None else settings.api_key
+
+    # Both context-manager forms work; the pool is shared, so there is nothing to close.
+    async def __aenter__(self) -> InloopClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+    def __enter__(self) -> InloopClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        timeout: float | None = None,
+        expect: Sequence[int] = (200, 201, 204),
+    ) -> Any:
+        pool = _pool(self.api_url, self.api_key)
+        request_timeout = httpx.Timeout(timeout or 30.0, connect=5.0)
+        for attempt in range(CONNECT_RETRIES + 1):
+            try:
+                response = await pool.request(
+                    method, path, json=json, params=params, timeout=request_timeout
+                )
+                break
+            except httpx.ConnectError as exc:
+                # Nothing was sent: retrying is safe for every method.
+                if attempt == CONNECT_RETRIES:
+                    raise ServerUnavailable(
+                        f"could not reach the inloop server at {self.api_url} ({exc}). "
+                        "Start one with `inloop server start`, or set INLOOP_API_URL to the "
+                        "address of a running server."
+                    ) from exc
+                await asyncio.sleep(0.05 * 2**attempt)
+        if response.status_code not in expect:
+            raise _error_for(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    # --- server --------------------------------------------------------------------------------
+    @dual
+    async def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._send("GET", "/health")
+        return result
+
+    # --- flow runs -----------------------------------------------------------------------------
+    @dual
+    async def create_flow_run(
+        self,
+        flow_name: str,
+        parameters: dict[str, Any] | None = None,
+        state: StateType = StateType.RUNNING,
+        parent_flow_run_id: UUID | str | None = None,
+    ) -> FlowRun:
+        body = {
+            "flow_name": flow_name,
+            "parameters": parameters or {},
+            "state": state.value,
+            "parent_flow_run_id": str(parent_flow_run_id) if parent_flow_run_id else None,
+        }
+        return FlowRun.model_validate(await self._send("POST", "/flow_runs", json=body))
+
+    @dual
+    async def read_flow_run(self, flow_run_id: UUID | str) -> FlowRun:
+        return FlowRun.model_validate(await self._send("GET", f"/flow_runs/{flow_run_id}"))
+
+    @dual
+    async def read_flow_runs(
+        self,
+        *,
+        flow_name: str | None = None,
+        state: Sequence[StateType | str] | StateType | str | None = None,
+        deployment_id: UUID | str | None = None,
+        parent_flow_run_id: UUID | str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[FlowRun]:
+        states = [state] if isinstance(state, StateType | str) else list(state or [])
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if states:
+            params["state"] = [StateType(str(s).upper()).value for s in states]
+        if flow_name:
+            params["flow_name"] = flow_name
+        if deployment_id:
+            params["deployment_id"] = str(deployment_id)
+        if parent_flow_run_id:
+            params["parent_flow_run_id"] = str(parent_flow_run_id)
+        found = await self._send("GET", "/flow_runs", params=params)
+        return [FlowRun.model_validate(item) for item in found]
+
+    @dual
+    async def read_flow_run_states(self, flow_run_id: UUID | str) -> list[State]:
+        found = await self._send("GET", f"/flow_runs/{flow_run_id}/states")
+        return [State.model_validate(item) for item in found]
+
+    @dual
+    async def wait_for_flow_run_change(
+        self, flow_run_id: UUID | str, after_seq: int, timeout: float = 30.0
+    ) -> FlowRun:
+        found = await self._send(
+            "GET",
+            f"/flow_runs/{flow_run_id}/wait",
+            params={"after_seq": after_seq, "timeout": timeout},
+            timeout=timeout + LONG_POLL_SLACK,
+        )
+        return FlowRun.model_validate(found)
+
+    @dual
+    async def set_flow_run_state(
+        self,
+        flow_run_id: UUID | str,
+        state: StateType,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+        expected_seq: int | None = None,
+    ) -> FlowRun:
+        body = {
+            "type": state.value,
+            "message": message,
+            "details": details or {},
+            "expected_seq": expected_seq,
+        }
+        found = await self._send("POST", f"/flow_runs/{flow_run_id}/set_state", json=body)
+        return FlowRun.model_validate(found)
+
+    @dual
+    async def cancel_flow_run(self, flow_run_id: UUID | str) -> FlowRun:
+        found = await self._send("POST", f"/flow_runs/{flow_run_id}/cancel")
+        return FlowRun.model_validate(found)
+
+    @dual
+    async def pause_flow_run(
+        self,
+        flow_run_id: UUID | str,
+        key: str,
+        schema: dict[str, Any] | None = None,
+        description: str | None = None,
+        timeout: float | None = 3600,
+        reschedule: bool = False,
+    ) -> FlowRun:
+        body = {
+            "key": key,
+            "schema": schema,
+            "description": description,
+            "timeout": timeout,
+            "reschedule": reschedule,
+        }
+        found = await self._send("POST", f"/flow_runs/{flow_run_id}/pause", json=body)
+        return FlowRun.model_validate(found)
+
+    @dual
+    async def read_pause(self, flow_run_id: UUID | str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._send("GET", f"/flow_runs/{flow_run_id}/pause")
+        return result
+
+    @dual
+    async def resume_flow_run(
+        self, flow_run_id: UUID | str, run_input: dict[str, Any] | None = None
+    ) -> FlowRun:
+        found = await self._send(
+            "POST", f"/flow_runs/{flow_run_id}/resume", json={"run_input": run_input}
+        )
+        return FlowRun.model_validate(found)
+
+    @dual
+    async def heartbeat(
+        self, flow_run_ids: Sequence[UUID | str], runner_id: str | None = None
+    ) -> dict[str, StateType]:
+        body = {"ids": [str(i) for i in flow_run_ids], "runner_id": runner_id}
+        found = await self._send("POST", "/flow_runs/heartbeat", json=body)
+        return {k: StateType(v) for k, v in found["stopped"].items()}
+
+    # --- inputs --------------------------------------------------------------------------------
+    @dual
+    async def create_flow_run_input(
+        self, flow_run_id: UUID | str, key: str, value: Any, sender: str | None = None
+    ) -> FlowRunInput:
+        body = {"key": key, "value": value, "sender": sender}
+        found = await self._send("POST", f"/flow_runs/{flow_run_id}/input", json=body)
+        return FlowRunInput.model_validate(found)
+
+    @dual
+    async def read_flow_run_input(self, flow_run_id: UUID | str, key: str) -> FlowRunInput | None:
+        try:
+            found = await self._send("GET", f"/flow_runs/{flow_run_id}/input/{key}")
+        except ObjectNotFound as exc:
+            if "no input with key" in str(exc.detail):
+                return None
+            raise
+        return FlowRunInput.model_validate(found)
+
+    @dual
+    async def filter_flow_run_inputs(
+        self,
+        flow_run_id: UUID | str,
+        prefix: str | None = None,
+        after_seq: int = 0,
+        limit: int = 100,
+        wait: float = 0,
+        exclude_keys: Sequence[str] = (),
+    ) -> list[FlowRunInput]:
+        body = {
+            "prefix": prefix,
+            "after_seq": after_seq,
+            "limit": limit,
+            "wait": wait,
+            "exclude_keys": list(exclude_keys),
+        }
+        found = await self._send(
+            "POST",
+            f"/flow_runs/{flow_run_id}/input/filter",
+            json=body,
+            timeout=wait + LONG_POLL_SLACK,
+        )
+        return [FlowRunInput.model_validate(item) for item in found]
+
+    @dual
+    async def read_flow_run_inputs(self, flow_run_id: UUID | str) -> list[FlowRunInput]:
+        found = await self._send("GET", f"/flow_runs/{flow_run_id}/inputs")
+        return [FlowRunInput.model_validate(item) for item in found]
+
+    # --- logs ----------------------------------------------------------------------------------
+    @dual
+    async def send_logs(self, records: list[dict[str, Any]]) -> None:
+        await self._send("POST", "/logs", json=records)
+
+    @dual
+    async def read_logs(
+        self, flow_run_id: UUID | str, after_id: int = 0, limit: int = 500, wait: float = 0
+    ) -> list[LogRecord]:
+        found = await self._send(
+            "GET",
+            f"/flow_runs/{flow_run_id}/logs",
+            params={"after_id": after_id, "limit": limit, "wait": wait},
+            timeout=wait + LONG_POLL_SLACK,
+        )
+        return [LogRecord.model_validate(item) for item in found]
+
+    # --- blocks --------------------------------------------------------------------------------
+    @dual
+    async def read_block(self, block_type: str, name: str) -> BlockDocument | None:
+        try:
+            found = await self._send("GET", f"/blocks/{block_type}/{name}")
+        except ObjectNotFound:
+            return None
+        return BlockDocument.model_validate(found)
+
+    @dual
+    async def save_block(
+        self, block_type: str, name: str, value: Any, overwrite: bool = False
+    ) -> BlockDocument:
+        found = await self._send(
+            "PUT", f"/blocks/{block_type}/{name}", json={"value": value, "overwrite": overwrite}
+        )
+        return BlockDocument.model_validate(found)
+
+    # --- deployments ---------------------------------------------------------------------------
+    @dual
+    async def create_deployment(
+        self,
+        flow_name: str,
+        name: str,
+        entrypoint: str,
+        parameter_schema: dict[str, Any] | None = None,
+    ) -> Deployment:
+        body = {
+            "flow_name": flow_name,
+            "name": name,
+            "entrypoint": entrypoint,
+            "parameter_schema": parameter_schema or {},
+        }
+        return Deployment.model_validate(await self._send("POST", "/deployments", json=body))
+
+    @dual
+    async def read_deployments(self) -> list[Deployment]:
+        found = await self._send("GET", "/deployments")
+        return [Deployment.model_validate(item) for item in found]
+
+    @dual
+    async def run_deployment_by_name(
+        self,
+        full_name: str,
+        parameters: dict[str, Any] | None = None,
+        parent_flow_run_id: UUID | str | None = None,
+    ) -> FlowRun:
+        flow_name, sep, deployment_name = full_name.partition("/")
+        if not sep or not flow_name or not deployment_name or "/" in deployment_name:
+            raise ValueError(
+                f"deployment name {full_name!r} should look like 'flow-name/deployment-name'"
+            )
+        body = {
+            "parameters": parameters or {},
+            "parent_flow_run_id": str(parent_flow_run_id) if parent_flow_run_id else None,
+        }
+        found = await self._send(
+            "POST", f"/deployments/name/{flow_name}/{deployment_name}/run", json=body
+        )
+        return FlowRun.model_validate(found)
+
+    @dual
+    async def claim_flow_run(
+        self, deployment_ids: Sequence[UUID | str], runner_id: str, wait: float = 0
+    ) -> FlowRun | None:
+        body = {
+            "deployment_ids": [str(d) for d in deployment_ids],
+            "runner_id": runner_id,
+            "wait": wait,
+        }
+        found = await self._send(
+            "POST", "/runners/claim", json=body, timeout=wait + LONG_POLL_SLACK
+        )
+        return FlowRun.model_validate(found) if found else None
+
+    # --- inbox ---------------------------------------------------------------------------------
+    @dual
+    async def read_inbox(self, limit: int = 50, offset: int = 0) -> list[InboxItem]:
+        found = await self._send("GET", "/inbox", params={"limit": limit, "offset": offset})
+        return [InboxItem.model_validate(item) for item in found]
+
+
+def get_client(api_url: str | None = None, api_key: str | None = None) -> InloopClient:
+    """A client for the configured server; use it with or without `async with` / `await`."""
+    return InloopClient(api_url=api_url, api_key=api_key)

@@ -1,0 +1,223 @@
+"""Runs one flow run: creates it, moves it through its states, keeps its context and logs.
+
+A flow function runs on the caller's thread when no event loop is running there (sync flows),
+on a worker thread when one is, and as a coroutine on the caller's loop (async flows). Every
+talk with the server happens on the I/O loop (see `inloop._dual`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from inloop import context as run_context
+from inloop._dual import add_shutdown_hook, on_io_loop, run_sync
+from inloop.client import InloopAPIError, get_client
+from inloop.logging import capture_prints, flush_run_logs, setup_console_logging
+from inloop.schemas import FlowRun, StateType
+from inloop.settings import get_settings
+
+if TYPE_CHECKING:
+    from inloop.flows import Flow
+
+__all__ = ["FlowRunSuspended", "run_flow_async", "run_flow_sync"]
+
+log = logging.getLogger("inloop.engine")
+
+
+class FlowRunSuspended(BaseException):  # noqa: N818 - a signal, not an error
+    """Raised by suspend_flow_run to end this process's execution of the run cleanly.
+
+    A BaseException, so a flow's `except Exception` does not swallow it.
+    """
+
+
+class _Heartbeats:
+    """Tell the server, every few seconds, which runs this process is still executing."""
+
+    def __init__(self) -> None:
+        self.active: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, run_id: str) -> None:
+        with self._lock:
+            self.active.add(run_id)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._beat())
+
+    def discard(self, run_id: str) -> None:
+        with self._lock:
+            self.active.discard(run_id)
+
+    async def _beat(self) -> None:
+        interval = get_settings().heartbeat_interval_seconds
+        while True:
+            await asyncio.sleep(interval)
+            with self._lock:
+                ids = list(self.active)
+            if not ids:
+                continue
+            try:
+                await get_client().heartbeat(ids)
+            except Exception as exc:  # the server may be restarting; try again next beat
+                log.debug("heartbeat failed: %s", exc)
+
+
+_heartbeats = _Heartbeats()
+
+
+def _view_url(run: FlowRun) -> str:
+    return f"{get_settings().resolved_ui_url}/runs/{run.id}"
+
+
+async def _begin(
+    flow: Flow[Any, Any], parameters: dict[str, Any], flow_run_id: str | None
+) -> FlowRun:
+    """Create (or, for a runner, take over) the run and move it to RUNNING."""
+    client = get_client()
+    if flow_run_id is None:
+        run: FlowRun = await client.create_flow_run(
+            flow.name, parameters=_jsonable(parameters), state=StateType.RUNNING
+        )
+        log.info("Created flow run '%s' for flow '%s'", run.name, flow.name)
+    else:
+        run = await client.read_flow_run(flow_run_id)
+        if run.state.type is not StateType.RUNNING:
+            run = await client.set_flow_run_state(run.id, StateType.RUNNING)
+        log.info("Executing flow run '%s' for flow '%s'", run.name, flow.name)
+    log.info("Flow run '%s' - View at %s", run.name, _view_url(run))
+    _heartbeats.add(str(run.id))
+    return run
+
+
+async def _finish(
+    run: FlowRun, state: StateType, message: str | None = None
+) -> None:
+    _heartbeats.discard(str(run.id))
+    await flush_run_logs()
+    if state is StateType.SUSPENDED:
+        return
+    try:
+        await get_client().set_flow_run_state(run.id, state, message=message)
+    except InloopAPIError as exc:
+        # The run moved on without us (cancelled, crashed, timed out): its state says why.
+        if exc.status_code != 409:
+            raise
+        log.warning("Flow run '%s' could not be marked %s: %s", run.name, state.value, exc.detail)
+
+
+def _jsonable(parameters: dict[str, Any]) -> dict[str, Any]:
+    from pydantic_core import to_jsonable_python
+
+    return {k: to_jsonable_python(v, fallback=repr) for k, v in parameters.items()}
+
+
+def _failure_message(exc: BaseException) -> str:
+    return f"Flow run encountered an exception: {type(exc).__name__}: {exc}"
+
+
+def _context_for(flow: Flow[Any, Any], run: FlowRun) -> run_context.FlowRunContext:
+    if flow.log_prints:
+        capture_prints()
+    return run_context.FlowRunContext(flow_run=run, flow=flow, log_prints=flow.log_prints)
+
+
+def _log_failure(run: FlowRun, exc: BaseException) -> None:
+    run_logger = logging.getLogger("inloop.flow_runs")
+    extra = {"flow_run_id": str(run.id), "flow_run_name": run.name}
+    run_logger.error(
+        "%s\n%s",
+        _failure_message(exc),
+        "".join(traceback.format_exception(exc)).rstrip(),
+        extra=extra,
+    )
+
+
+def _log_final(run: FlowRun, state: StateType) -> None:
+    extra = {"flow_run_id": str(run.id), "flow_run_name": run.name}
+    logging.getLogger("inloop.flow_runs").info(
+        "Finished in state %s", state.display_name, extra=extra
+    )
+
+
+def run_flow_sync(
+    flow: Flow[Any, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    flow_run_id: str | None = None,
+) -> Any:
+    setup_console_logging()
+    parameters = flow.bind_parameters(args, kwargs)
+    run = run_sync(_begin(flow, parameters, flow_run_id))
+    ctx = _context_for(flow, run)
+
+    def call() -> Any:
+        token = run_context.enter(ctx)
+        try:
+            return flow.fn(*args, **kwargs)
+        finally:
+            run_context.leave(token)
+
+    try:
+        if _loop_running():
+            # A sync flow called from async code: give it a thread with no running loop.
+            with concurrent.futures.ThreadPoolExecutor(1, "inloop-flow") as pool:
+                result = pool.submit(contextvars.copy_context().run, call).result()
+        else:
+            result = call()
+    except FlowRunSuspended:
+        run_sync(_finish(run, StateType.SUSPENDED))
+        raise
+    except BaseException as exc:
+        _log_failure(run, exc)
+        run_sync(_finish(run, StateType.FAILED, _failure_message(exc)))
+        raise
+    _log_final(run, StateType.COMPLETED)
+    run_sync(_finish(run, StateType.COMPLETED))
+    return result
+
+
+async def run_flow_async(
+    flow: Flow[Any, Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    flow_run_id: str | None = None,
+) -> Any:
+    setup_console_logging()
+    parameters = flow.bind_parameters(args, kwargs)
+    run = await on_io_loop(_begin(flow, parameters, flow_run_id))
+    ctx = _context_for(flow, run)
+    token = run_context.enter(ctx)
+    try:
+        fn: Callable[..., Coroutine[Any, Any, Any]] = flow.fn
+        result = await fn(*args, **kwargs)
+    except FlowRunSuspended:
+        await on_io_loop(_finish(run, StateType.SUSPENDED))
+        raise
+    except BaseException as exc:
+        _log_failure(run, exc)
+        await on_io_loop(_finish(run, StateType.FAILED, _failure_message(exc)))
+        raise
+    finally:
+        run_context.leave(token)
+    _log_final(run, StateType.COMPLETED)
+    await on_io_loop(_finish(run, StateType.COMPLETED))
+    return result
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+add_shutdown_hook(flush_run_logs)

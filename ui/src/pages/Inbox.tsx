@@ -1,0 +1,99 @@
+import { useEffect, useState } from 'react';
+import { api } from '../api';
+import { ErrorMessage, Loading, StateBadge } from '../components/common';
+import { formatTime, relative, since } from '../format';
+import { CHANGED, useNow, usePolled } from '../live';
+import { Link, useTitle } from '../router';
+
+const PAGE_SIZE = 50;
+
+export default function Inbox() {
+  useTitle('Inbox');
+  const [page, setPage] = useState(1);
+  const now = useNow();
+  const { data, error, reload } = usePolled(
+    (signal) => api.inbox(PAGE_SIZE + 1, (page - 1) * PAGE_SIZE, signal),
+    `inbox:${page}`,
+    3000,
+    { keepOnKeyChange: true },
+  );
+  useEffect(() => {
+    window.addEventListener(CHANGED, reload);
+    return () => window.removeEventListener(CHANGED, reload);
+  });
+  const items = data?.slice(0, PAGE_SIZE);
+  const hasNext = (data?.length ?? 0) > PAGE_SIZE;
+
+  return (
+    <div className="page">
+      <h1>Inbox</h1>
+      <p className="muted">Every run waiting for a person, oldest first.</p>
+      <ErrorMessage error={error} />
+      {!items ? (
+        !error && <Loading what="Loading the inbox" />
+      ) : items.length === 0 ? (
+        <p className="empty" data-testid="inbox-empty">
+          Nothing is waiting for input.
+        </p>
+      ) : (
+        <table className="table" data-testid="inbox-table">
+          <thead>
+            <tr>
+              <th scope="col">Run</th>
+              <th scope="col">Asks</th>
+              <th scope="col">Waiting</th>
+              <th scope="col">Deadline</th>
+              <th scope="col">
+                <span className="visually-hidden">Action</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((item) => {
+              const run = item.flow_run;
+              return (
+                <tr key={run.id} data-run-id={run.id}>
+                  <td>
+                    <Link href={`/runs/${run.id}`}>{run.name}</Link>
+                    <div className="muted">
+                      {run.flow_name} <StateBadge type={run.state.type} name={run.state.name} />
+                    </div>
+                  </td>
+                  <td className="first-line">{item.description_first_line ?? <span className="muted">—</span>}</td>
+                  <td title={formatTime(item.waiting_since)}>{since(item.waiting_since, now)}</td>
+                  <td className={item.deadline && new Date(item.deadline).getTime() < now ? 'overdue' : undefined}>
+                    {item.deadline ? (
+                      <span title={formatTime(item.deadline)}>{relative(item.deadline, now)}</span>
+                    ) : (
+                      <span className="muted">none</span>
+                    )}
+                  </td>
+                  <td>
+                    <Link className="btn btn-primary btn-small" href={`/runs/${run.id}/resume`}>
+                      Respond
+                    </Link>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+      {(page > 1 || hasNext) && (
+        <nav className="pager" aria-label="Pages">
+          {page > 1 && (
+            <button type="button" className="btn" onClick={() => setPage(page - 1)}>
+              ← Previous
+            </button>
+          )}
+          <span className="muted">Page {page}</span>
+          {hasNext && (
+            <button type="button" className="btn" onClick={() => setPage(page + 1)}>
+              Next →
+            </button>
+          )}
+        </nav>
+      )}
+    </div>
+  );
+}
