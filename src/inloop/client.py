@@ -177,7 +177,7 @@ class InloopClient:
                         f"could not reach the inloop server at {self.api_url} ({exc}). "
                         "Start one with `inloop server start`, or set INLOOP_API_URL to the "
                         "address of a running server."
-                    ) from exc
+                    ) from None
                 await asyncio.sleep(0.05 * 2**attempt)
         if response.status_code not in expect:
             raise _error_for(response)

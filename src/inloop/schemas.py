@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,10 @@ __all__ = [
     "State",
     "StateType",
 ]
+
+
+# Input keys (and pause keys) are lowercase letters, digits and "-" only.
+INPUT_KEY_PATTERN = re.compile(r"^[a-z0-9-]+$")
 
 
 class StateType(str, enum.Enum):

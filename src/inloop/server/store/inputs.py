@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from inloop.schemas import INPUT_KEY_PATTERN as KEY_PATTERN
 from inloop.schemas import FlowRunInput
 from inloop.server.database.engine import Tx
 from inloop.server.database.schema import flow_run_inputs, utcnow
@@ -23,9 +23,6 @@ __all__ = [
     "put_input",
     "read_input",
 ]
-
-KEY_PATTERN = re.compile(r"^[a-z0-9-]+$")
-
 
 def check_key(key: str, loc: str = "key") -> None:
     if not KEY_PATTERN.fullmatch(key):

@@ -141,7 +141,6 @@ async def resume_run(
         errors = validate_against_schema(schema.value, run_input)
         if errors:
             raise Invalid(errors)
-        await inputs.create_input(tx, run_id, f"{key}-response", run_input, resumed_by)
     elif run_input:
         raise Invalid(
             [{"loc": ["body", "run_input"],
@@ -149,6 +148,9 @@ async def resume_run(
                      "without run_input",
               "type": "unexpected"}]
         )
+    # Stored even without a schema: a run executed again after a suspension finds it and
+    # knows this pause is behind it.
+    await inputs.create_input(tx, run_id, f"{key}-response", run_input, resumed_by)
     new = StateType.SCHEDULED if row.pause_reschedule else StateType.RUNNING
     return await runs.write_state(
         tx, row, new, None, {"resumed_by": resumed_by, "pause_key": key}

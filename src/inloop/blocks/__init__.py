@@ -1,0 +1,1 @@
+"""Blocks: small named documents kept by the server."""

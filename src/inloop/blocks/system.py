@@ -1,0 +1,47 @@
+"""The JSON block: any JSON value, saved under a name and loaded back, across runs."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from pydantic import BaseModel
+
+from inloop._dual import dual
+from inloop.client import ObjectAlreadyExists, get_client
+
+__all__ = ["JSON"]
+
+
+class JSON(BaseModel):
+    """`JSON(value=[...])`, `await block.save(name, overwrite=True)`, `await JSON.load(name)`."""
+
+    block_type: ClassVar[str] = "json"
+    value: Any = None
+
+    @dual
+    async def save(self, name: str, overwrite: bool = False) -> None:
+        try:
+            await get_client().save_block(
+                self.block_type, _path_name(name), self.value, overwrite=overwrite
+            )
+        except ObjectAlreadyExists as exc:
+            raise ValueError(
+                f"a JSON block named {name!r} already exists; pass overwrite=True to replace it"
+            ) from exc
+
+    @classmethod
+    @dual
+    async def load(cls, name: str) -> JSON:
+        found = await get_client().read_block(cls.block_type, _path_name(name))
+        if found is None:
+            raise ValueError(
+                f"no JSON block named {name!r}; create one with JSON(value=...).save({name!r})"
+            )
+        return cls(value=found.value)
+
+
+def _path_name(name: str) -> str:
+    if not name or len(name) > 300:
+        raise ValueError(f"block name {name!r} must be 1 to 300 characters long")
+    return quote(name, safe="")

@@ -1,0 +1,61 @@
+"""The `inloop` Typer app: one sub-app per command group, and `main()` that turns errors into lines.
+
+Command modules import the client and the server inside their commands, so `inloop --help`
+loads neither.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from inloop.cli import deployments, flow_runs, inbox, server
+from inloop.cli._output import UserError, describe_detail, err_console
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="inloop",
+    help="inloop: workflows that wait for people.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(server.app, name="server")
+app.add_typer(flow_runs.app, name="flow-run")
+app.add_typer(deployments.app, name="deployment")
+app.command("inbox")(inbox.inbox)
+
+
+def _error_message(exc: Exception) -> str | None:
+    """The one line to show for an error the user can act on; None for a bug."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    if "inloop.client" in sys.modules:
+        from inloop.client import InloopAPIError, ServerUnavailable
+
+        if isinstance(exc, InloopAPIError):
+            return describe_detail(exc.detail)
+        if isinstance(exc, ServerUnavailable):
+            return str(exc)
+    if isinstance(exc, ValueError):
+        return str(exc)
+    return None
+
+
+def main() -> None:
+    try:
+        app(prog_name="inloop")
+    except Exception as exc:
+        message = _error_message(exc)
+        if message is None:
+            raise
+        err_console().print(f"[bold red]Error:[/] [red]{_escape(message)}[/]", soft_wrap=True)
+        sys.exit(1)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

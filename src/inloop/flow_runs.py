@@ -1,0 +1,198 @@
+"""Pause, suspend and resume flow runs, optionally waiting for typed input.
+
+A pause keeps the process and waits; a suspension ends the process, and the run's deployment
+re-executes it from the top after the resume. Pause keys are deterministic per run (`paused-1`,
+`suspended-1`, ... by call order, or `key=`), so a re-executed run finds the answer it was given
+and goes on at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+from uuid import UUID
+
+import httpx
+from pydantic import BaseModel
+
+from inloop._dual import dual
+from inloop.client import ServerUnavailable, get_client
+from inloop.context import current_flow_run
+from inloop.engine import FlowRunSuspended
+from inloop.input.run_input import (
+    AutomaticRunInput,
+    RunInput,
+    keyset_from_base_key,
+    run_input_class_for,
+)
+from inloop.schemas import INPUT_KEY_PATTERN, FlowRun, StateType
+
+__all__ = [
+    "FlowRunNotRunning",
+    "PausedRunTimeout",
+    "pause_flow_run",
+    "resume_flow_run",
+    "suspend_flow_run",
+]
+
+LONG_POLL_SECONDS = 30.0
+
+
+class PausedRunTimeout(TimeoutError):
+    """Nobody resumed the run before its pause timed out."""
+
+
+class FlowRunNotRunning(RuntimeError):
+    """While this run waited, it was moved to a state it cannot continue from (e.g. cancelled)."""
+
+
+def _pause_key(kind: str, key: str | None) -> str:
+    context = current_flow_run()
+    if context is None:
+        raise RuntimeError(f"{kind}_flow_run() must be called inside a flow run (a @flow)")
+    if key is None:
+        return f"{kind}-{context.next_index(kind)}"
+    if not INPUT_KEY_PATTERN.fullmatch(key):
+        raise ValueError(
+            f"invalid pause key {key!r}: use lowercase letters, digits and '-' only"
+        )
+    return key
+
+
+def _answer(run_input_cls: type[RunInput], stored: Any) -> Any:
+    instance = run_input_cls.load_from_flow_run_input(stored)
+    if isinstance(instance, AutomaticRunInput):
+        return instance.value
+    return instance
+
+
+async def _wait_for_resume(
+    run: FlowRun, key: str, timeout: float | None, poll_interval: float
+) -> FlowRun:
+    client = get_client()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    seq = run.state_seq
+    while True:
+        wait = LONG_POLL_SECONDS
+        if deadline is not None:
+            wait = min(wait, deadline - time.monotonic())
+        if wait <= 0:
+            current = await client.read_flow_run(run.id)
+            if current.state.type is StateType.PAUSED:
+                raise PausedRunTimeout(
+                    f"flow run '{run.name}' paused at '{key}' timed out after {timeout:g} s "
+                    "without being resumed"
+                )
+            wait = 0
+        try:
+            current = await client.wait_for_flow_run_change(run.id, seq, timeout=max(wait, 0))
+        except (ServerUnavailable, httpx.TransportError):
+            # The wake channel is down (server restarting?); poll until it is back.
+            await asyncio.sleep(poll_interval)
+            continue
+        if current.state_seq == seq:
+            continue
+        seq = current.state_seq
+        if current.state.type is StateType.RUNNING:
+            return current
+        if current.state.type is not StateType.PAUSED:
+            raise FlowRunNotRunning(
+                f"flow run '{run.name}' stopped waiting at '{key}': it is now "
+                f"{current.state.name}"
+                + (f" ({current.state.message})" if current.state.message else "")
+            )
+
+
+async def _pause(
+    wait_for_input: Any,
+    timeout: float | None,
+    poll_interval: float,
+    key: str | None,
+    reschedule: bool,
+) -> Any:
+    kind = "suspended" if reschedule else "paused"
+    key = _pause_key(kind, key)
+    context = current_flow_run()
+    assert context is not None
+    run_id = context.flow_run.id
+    keys = keyset_from_base_key(key)
+    run_input_cls = run_input_class_for(wait_for_input) if wait_for_input is not None else None
+    client = get_client()
+
+    # Executed again after a suspension (or a crash): the answer may already be here.
+    earlier = await client.read_flow_run_input(run_id, keys["response"])
+    if earlier is not None:
+        return _answer(run_input_cls, earlier) if run_input_cls else None
+
+    run = await client.pause_flow_run(
+        run_id,
+        key,
+        schema=run_input_cls.model_json_schema() if run_input_cls else None,
+        description=run_input_cls.description() if run_input_cls else None,
+        timeout=timeout,
+        reschedule=reschedule,
+    )
+    if reschedule:
+        raise FlowRunSuspended(key)
+    await _wait_for_resume(run, key, timeout, poll_interval)
+    if run_input_cls is None:
+        return None
+    answer = await client.read_flow_run_input(run_id, keys["response"])
+    if answer is None:
+        raise RuntimeError(f"flow run '{run.name}' was resumed without its input '{key}'")
+    return _answer(run_input_cls, answer)
+
+
+@dual
+async def pause_flow_run(
+    wait_for_input: Any = None,
+    timeout: float | None = 3600,
+    poll_interval: float = 10,
+    key: str | None = None,
+) -> Any:
+    """Pause this flow run until it is resumed; return the validated input it was given.
+
+    `wait_for_input` is a built-in type or annotation (the plain value is returned), a pydantic
+    BaseModel, or a RunInput (a model instance is returned). The process stays alive and is woken
+    the moment the run is resumed. After `timeout` seconds without a resume the flow fails.
+    """
+    return await _pause(wait_for_input, timeout, poll_interval, key, reschedule=False)
+
+
+@dual
+async def suspend_flow_run(
+    wait_for_input: Any = None,
+    flow_run_id: UUID | str | None = None,
+    timeout: float | None = None,
+    key: str | None = None,
+) -> Any:
+    """Suspend a flow run: its process ends, and its deployment runs it again after a resume.
+
+    Called again on re-execution, the same call returns the input it was resumed with. With
+    `flow_run_id`, suspends another run, which stops at its next check with the server.
+    """
+    context = current_flow_run()
+    if flow_run_id is not None and (context is None or UUID(str(flow_run_id)) != context.flow_run.id):
+        other_key = key or "suspended-external"
+        run_input_cls = run_input_class_for(wait_for_input) if wait_for_input is not None else None
+        await get_client().pause_flow_run(
+            flow_run_id,
+            other_key,
+            schema=run_input_cls.model_json_schema() if run_input_cls else None,
+            description=run_input_cls.description() if run_input_cls else None,
+            timeout=timeout,
+            reschedule=True,
+        )
+        return None
+    return await _pause(wait_for_input, timeout, 10, key, reschedule=True)
+
+
+@dual
+async def resume_flow_run(
+    flow_run_id: UUID | str, run_input: dict[str, Any] | BaseModel | None = None
+) -> FlowRun:
+    """Resume a paused or suspended run; the server checks `run_input` against its schema."""
+    payload = run_input.model_dump(mode="json") if isinstance(run_input, BaseModel) else run_input
+    result: FlowRun = await get_client().resume_flow_run(flow_run_id, payload)
+    return result

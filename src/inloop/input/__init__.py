@@ -1,0 +1,21 @@
+"""Typed input for flow runs."""
+
+from inloop.input.run_input import (
+    AutomaticRunInput,
+    GetInputHandler,
+    RunInput,
+    RunInputMetadata,
+    keyset_from_base_key,
+    receive_input,
+    send_input,
+)
+
+__all__ = [
+    "AutomaticRunInput",
+    "GetInputHandler",
+    "RunInput",
+    "RunInputMetadata",
+    "keyset_from_base_key",
+    "receive_input",
+    "send_input",
+]

@@ -1,0 +1,443 @@
+"""Typed input for flow runs: RunInput, and sending and receiving it while a flow runs.
+
+Every input is a row under a unique key `{prefix}-{uuid}` on the receiving run. The prefix comes
+from the input's type, so a receiver sees only inputs of its own type. A receiver pages through
+its run's inputs by sequence cursor and waits on a long-poll the server answers the moment a
+matching input commits; `poll_interval` only paces retries when the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from copy import copy
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, overload
+from uuid import UUID
+
+import httpx
+import pydantic
+from pydantic import BaseModel, ConfigDict, PrivateAttr, create_model
+
+from inloop._dual import dual, on_io_loop, run_sync
+from inloop.client import ServerUnavailable, get_client
+from inloop.context import current_flow_run
+from inloop.input.types import infer_annotation, slugify, type_slug
+from inloop.schemas import FlowRunInput
+
+if TYPE_CHECKING:
+    from typing import Self
+
+__all__ = [
+    "AutomaticRunInput",
+    "GetInputHandler",
+    "RunInput",
+    "RunInputMetadata",
+    "keyset_from_base_key",
+    "receive_input",
+    "run_input_class_for",
+    "send_input",
+]
+
+T = TypeVar("T")
+R = TypeVar("R", bound="RunInput")
+SENDER_PREFIX = "inloop.flow-run."
+LONG_POLL_SECONDS = 30.0
+
+
+def keyset_from_base_key(base_key: str) -> dict[str, str]:
+    """The keys a pause stores under: its answer, its JSON schema, its Markdown description."""
+    return {
+        "response": f"{base_key}-response",
+        "schema": f"{base_key}-schema",
+        "description": f"{base_key}-description",
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInputMetadata:
+    key: str
+    sender: str | None
+    receiver: UUID
+
+
+def _current_run_id(flow_run_id: UUID | str | None, what: str) -> UUID:
+    if flow_run_id is not None:
+        return UUID(str(flow_run_id))
+    context = current_flow_run()
+    if context is None:
+        raise RuntimeError(
+            f"{what} needs a flow run: call it inside a @flow, or pass flow_run_id=..."
+        )
+    return context.flow_run.id
+
+
+def _default_sender() -> str | None:
+    context = current_flow_run()
+    return f"{SENDER_PREFIX}{context.flow_run.id}" if context else None
+
+
+class RunInput(BaseModel):
+    """A pydantic model that flows send, receive and pause for. Extra fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    _description: ClassVar[str | None] = None
+    _metadata: RunInputMetadata | None = PrivateAttr(default=None)
+
+    @property
+    def metadata(self) -> RunInputMetadata:
+        if self._metadata is None:
+            raise AttributeError(
+                f"this {type(self).__name__} was not received from a flow run, so it has no "
+                "metadata (key, sender, receiver)"
+            )
+        return self._metadata
+
+    # --- class-level: keys, schema, initial data -----------------------------------------------
+    @classmethod
+    def key_prefix(cls) -> str:
+        return f"{slugify(cls.__name__)}-auto"
+
+    @classmethod
+    def description(cls) -> str | None:
+        return cls._description
+
+    @classmethod
+    def with_initial_data(cls, description: str | None = None, **defaults: Any) -> type[Self]:
+        """A subclass whose fields default to `defaults`, keeping their titles and help text.
+
+        `description` is Markdown shown above the form when a run pauses for this input.
+        """
+        unknown = sorted(set(defaults) - set(cls.model_fields))
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__} has no field(s) {', '.join(map(repr, unknown))}; "
+                f"its fields are {', '.join(cls.model_fields) or '(none)'}"
+            )
+        fields: dict[str, Any] = {}
+        for name, value in defaults.items():
+            info = copy(cls.model_fields[name])
+            info.default = value
+            info.default_factory = None
+            fields[name] = (info.annotation, info)
+        subclass = create_model(  # type: ignore[call-overload]
+            cls.__name__, __base__=cls, __module__=cls.__module__, **fields
+        )
+        subclass._description = description if description is not None else cls._description
+        return cast("type[Self]", subclass)
+
+    @classmethod
+    def load_from_flow_run_input(cls, flow_run_input: FlowRunInput) -> Self:
+        value = flow_run_input.value
+        try:
+            instance = cls.model_validate(value if value is not None else {})
+        except pydantic.ValidationError as exc:
+            raise pydantic.ValidationError.from_exception_data(
+                title=f"{cls.__name__} (input key '{flow_run_input.key}')",
+                line_errors=[
+                    {"type": e["type"], "loc": e["loc"], "input": e["input"], "ctx": e["ctx"]}
+                    if "ctx" in e
+                    else {"type": e["type"], "loc": e["loc"], "input": e["input"]}
+                    for e in exc.errors()
+                ],  # type: ignore[misc]
+            ) from None
+        instance._metadata = RunInputMetadata(
+            key=flow_run_input.key,
+            sender=flow_run_input.sender,
+            receiver=flow_run_input.flow_run_id,
+        )
+        return instance
+
+    # --- saving a pause's schema and description, loading its answer ---------------------------
+    @classmethod
+    @dual
+    async def save(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> None:
+        run_id = _current_run_id(flow_run_id, f"{cls.__name__}.save()")
+        client = get_client()
+        await client.create_flow_run_input(run_id, keyset["schema"], cls.model_json_schema())
+        if cls._description is not None:
+            await client.create_flow_run_input(run_id, keyset["description"], cls._description)
+
+    @classmethod
+    @dual
+    async def load(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> Self:
+        run_id = _current_run_id(flow_run_id, f"{cls.__name__}.load()")
+        found = await get_client().read_flow_run_input(run_id, keyset["response"])
+        if found is None:
+            raise KeyError(f"flow run '{run_id}' has no input under {keyset['response']!r}")
+        return cls.load_from_flow_run_input(found)
+
+    # --- messaging -----------------------------------------------------------------------------
+    @dual
+    async def send_to(
+        self,
+        flow_run_id: UUID | str,
+        sender: str | None = None,
+        key_prefix: str | None = None,
+    ) -> None:
+        await _send(self, flow_run_id, sender, key_prefix)
+
+    @dual
+    async def respond(
+        self,
+        run_input: Any,
+        sender: str | None = None,
+        key_prefix: str | None = None,
+    ) -> None:
+        """Send `run_input` back to the flow run that sent this input."""
+        origin = self.metadata.sender
+        if not origin or not origin.startswith(SENDER_PREFIX):
+            raise RuntimeError(
+                f"cannot respond to input '{self.metadata.key}': it was not sent by a flow run "
+                f"(sender: {origin!r}). Use send_input(value, flow_run_id=...) instead."
+            )
+        target = UUID(origin[len(SENDER_PREFIX):])
+        await _send(as_run_input(run_input), target, sender, key_prefix)
+
+    @classmethod
+    def receive(
+        cls,
+        timeout: float | None = 3600,
+        poll_interval: float = 10,
+        raise_timeout_error: bool = True,
+        exclude_keys: Iterable[str] | None = None,
+        key_prefix: str | None = None,
+        flow_run_id: UUID | str | None = None,
+        with_metadata: bool = True,
+    ) -> GetInputHandler[Any]:
+        return GetInputHandler(
+            cls,
+            key_prefix=key_prefix,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            raise_timeout_error=raise_timeout_error,
+            exclude_keys=exclude_keys,
+            flow_run_id=flow_run_id,
+            unwrap=not with_metadata,
+        )
+
+
+class AutomaticRunInput(RunInput, Generic[T]):
+    """The RunInput made for a plain type: one field, `value`."""
+
+    value: T
+    _annotation: ClassVar[Any] = None
+
+    @classmethod
+    def key_prefix(cls) -> str:
+        return f"{type_slug(cls._annotation)}-auto"
+
+
+_automatic: dict[str, type[AutomaticRunInput[Any]]] = {}
+_upgraded: dict[type[BaseModel], type[RunInput]] = {}
+
+
+def run_input_class_for(input_type: Any) -> type[RunInput]:
+    """The RunInput class for a RunInput, a BaseModel or any annotation pydantic accepts."""
+    if isinstance(input_type, type) and issubclass(input_type, RunInput):
+        return input_type
+    if isinstance(input_type, type) and issubclass(input_type, BaseModel):
+        upgraded = _upgraded.get(input_type)
+        if upgraded is None:
+            # Same fields, titles, descriptions and validators: RunInput joins the bases.
+            upgraded = cast(
+                "type[RunInput]",
+                type(input_type.__name__, (input_type, RunInput), {"__module__": input_type.__module__}),
+            )
+            _upgraded[input_type] = upgraded
+        return upgraded
+    slug = type_slug(input_type)
+    automatic = _automatic.get(slug)
+    if automatic is None:
+        name = "".join(part.capitalize() for part in slug.split("-")) + "Input"
+        automatic = create_model(  # type: ignore[call-overload]
+            name, __base__=AutomaticRunInput, value=(input_type, ...)
+        )
+        automatic._annotation = input_type
+        _automatic[slug] = automatic
+    return automatic
+
+
+def as_run_input(value: Any) -> RunInput:
+    """Wrap a value to send: a RunInput as is, a BaseModel upgraded, anything else in `value`."""
+    if isinstance(value, RunInput):
+        return value
+    if isinstance(value, BaseModel):
+        return run_input_class_for(type(value)).model_validate(value.model_dump())
+    cls = run_input_class_for(infer_annotation(value))
+    return cls(value=value)  # type: ignore[call-arg]
+
+
+async def _send(
+    run_input: RunInput,
+    flow_run_id: UUID | str,
+    sender: str | None,
+    key_prefix: str | None,
+) -> None:
+    prefix = key_prefix or type(run_input).key_prefix()
+    key = f"{prefix}-{uuid.uuid4().hex}"
+    await get_client().create_flow_run_input(
+        flow_run_id,
+        key,
+        run_input.model_dump(mode="json"),
+        sender=sender or _default_sender(),
+    )
+
+
+@dual
+async def send_input(
+    run_input: Any,
+    flow_run_id: UUID | str,
+    sender: str | None = None,
+    key_prefix: str | None = None,
+) -> None:
+    """Send a value (built-in, BaseModel or RunInput) to a flow run; it waits there until read."""
+    await _send(as_run_input(run_input), flow_run_id, sender, key_prefix)
+
+
+class GetInputHandler(Generic[T]):
+    """Iterates a run's inputs of one type, oldest first, keeping its place between calls.
+
+    Use it with `for`, `async for`, or `.next()` (awaitable or not, by the dual-call rule).
+    """
+
+    def __init__(
+        self,
+        run_input_cls: type[RunInput],
+        *,
+        key_prefix: str | None,
+        timeout: float | None,
+        poll_interval: float,
+        raise_timeout_error: bool,
+        exclude_keys: Iterable[str] | None,
+        flow_run_id: UUID | str | None,
+        unwrap: bool,
+    ) -> None:
+        self.run_input_cls = run_input_cls
+        self.key_prefix = key_prefix or run_input_cls.key_prefix()
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.raise_timeout_error = raise_timeout_error
+        # Filtered here, not sent to the server each time: the list may grow long.
+        self.exclude_keys = set(exclude_keys or ())
+        self.flow_run_id = _current_run_id(flow_run_id, "receive_input()")
+        self.unwrap = unwrap and issubclass(run_input_cls, AutomaticRunInput)
+        self._after_seq = 0
+        self._buffer: deque[FlowRunInput] = deque()
+
+    def __iter__(self) -> GetInputHandler[T]:
+        return self
+
+    def __next__(self) -> T:
+        try:
+            return run_sync(self._next(quiet_end=not self.raise_timeout_error))
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def __aiter__(self) -> GetInputHandler[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        return await on_io_loop(self._next(quiet_end=not self.raise_timeout_error))
+
+    @dual
+    async def next(self) -> T:
+        """The next input; raises TimeoutError when none arrives within `timeout`."""
+        return await self._next(quiet_end=False)
+
+    async def _next(self, quiet_end: bool) -> T:
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        client = get_client()
+        while True:
+            while self._buffer:
+                item = self._buffer.popleft()
+                if item.key in self.exclude_keys:
+                    continue
+                return self._convert(item)
+            wait = LONG_POLL_SECONDS
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    if quiet_end:
+                        raise StopAsyncIteration
+                    raise TimeoutError(
+                        f"no {self.run_input_cls.__name__} input (key prefix "
+                        f"'{self.key_prefix}') arrived for flow run '{self.flow_run_id}' "
+                        f"within {self.timeout:g} s"
+                    )
+            try:
+                found = await client.filter_flow_run_inputs(
+                    self.flow_run_id, prefix=self.key_prefix, after_seq=self._after_seq,
+                    limit=200, wait=wait,
+                )
+            except (ServerUnavailable, httpx.TransportError):
+                # The wake channel dropped (server restarting?): fall back to polling.
+                await asyncio.sleep(self.poll_interval)
+                continue
+            for item in found:
+                self._after_seq = max(self._after_seq, item.seq)
+                self._buffer.append(item)
+
+    def _convert(self, item: FlowRunInput) -> Any:
+        instance = self.run_input_cls.load_from_flow_run_input(item)
+        if self.unwrap:
+            return instance.value  # type: ignore[attr-defined]
+        return instance
+
+
+@overload
+def receive_input(
+    input_type: type[R],
+    timeout: float | None = ...,
+    poll_interval: float = ...,
+    raise_timeout_error: bool = ...,
+    exclude_keys: Iterable[str] | None = ...,
+    key_prefix: str | None = ...,
+    flow_run_id: UUID | str | None = ...,
+    with_metadata: bool = ...,
+) -> GetInputHandler[R]: ...
+
+
+@overload
+def receive_input(
+    input_type: Any,
+    timeout: float | None = ...,
+    poll_interval: float = ...,
+    raise_timeout_error: bool = ...,
+    exclude_keys: Iterable[str] | None = ...,
+    key_prefix: str | None = ...,
+    flow_run_id: UUID | str | None = ...,
+    with_metadata: bool = ...,
+) -> GetInputHandler[Any]: ...
+
+
+def receive_input(
+    input_type: Any,
+    timeout: float | None = 3600,
+    poll_interval: float = 10,
+    raise_timeout_error: bool = True,
+    exclude_keys: Iterable[str] | None = None,
+    key_prefix: str | None = None,
+    flow_run_id: UUID | str | None = None,
+    with_metadata: bool = False,
+) -> GetInputHandler[Any]:
+    """Iterate the inputs sent to a flow run (this one by default) of `input_type`.
+
+    Plain types yield plain values (or their RunInput with `with_metadata=True`); BaseModel and
+    RunInput types yield RunInput instances. When `timeout` seconds pass with no new input,
+    iteration raises TimeoutError, or ends quietly with `raise_timeout_error=False`.
+    """
+    return GetInputHandler(
+        run_input_class_for(input_type),
+        key_prefix=key_prefix,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        raise_timeout_error=raise_timeout_error,
+        exclude_keys=exclude_keys,
+        flow_run_id=flow_run_id,
+        unwrap=not with_metadata,
+    )
