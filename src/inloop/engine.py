@@ -31,7 +31,7 @@ __all__ = ["FlowRunSuspended", "run_flow_async", "run_flow_sync"]
 log = logging.getLogger("inloop.engine")
 
 
-class FlowRunSuspended(BaseException):  # noqa: N818 - a signal, not an error
+class FlowRunSuspended(BaseException):  # a signal, not an error
     """Raised by suspend_flow_run to end this process's execution of the run cleanly.
 
     A BaseException, so a flow's `except Exception` does not swallow it.

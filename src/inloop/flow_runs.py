@@ -78,7 +78,7 @@ async def _wait_for_resume(
         if deadline is not None:
             wait = min(wait, deadline - time.monotonic())
         if wait <= 0:
-            current = await client.read_flow_run(run.id)
+            current: FlowRun = await client.read_flow_run(run.id)
             if current.state.type is StateType.PAUSED:
                 raise PausedRunTimeout(
                     f"flow run '{run.name}' paused at '{key}' timed out after {timeout:g} s "
@@ -173,7 +173,11 @@ async def suspend_flow_run(
     `flow_run_id`, suspends another run, which stops at its next check with the server.
     """
     context = current_flow_run()
-    if flow_run_id is not None and (context is None or UUID(str(flow_run_id)) != context.flow_run.id):
+    other = flow_run_id is not None and (
+        context is None or UUID(str(flow_run_id)) != context.flow_run.id
+    )
+    if other:
+        assert flow_run_id is not None
         other_key = key or "suspended-external"
         run_input_cls = run_input_class_for(wait_for_input) if wait_for_input is not None else None
         await get_client().pause_flow_run(
@@ -194,5 +198,4 @@ async def resume_flow_run(
 ) -> FlowRun:
     """Resume a paused or suspended run; the server checks `run_input` against its schema."""
     payload = run_input.model_dump(mode="json") if isinstance(run_input, BaseModel) else run_input
-    result: FlowRun = await get_client().resume_flow_run(flow_run_id, payload)
-    return result
+    return FlowRun.model_validate(await get_client().resume_flow_run(flow_run_id, payload))

@@ -35,7 +35,7 @@ __all__ = [
 INPUT_KEY_PATTERN = re.compile(r"^[a-z0-9-]+$")
 
 
-class StateType(str, enum.Enum):
+class StateType(enum.StrEnum):
     SCHEDULED = "SCHEDULED"
     PENDING = "PENDING"
     RUNNING = "RUNNING"

@@ -27,6 +27,7 @@ __all__ = [
     "fail",
     "format_time",
     "log_line",
+    "print_error",
     "relative",
     "state_text",
 ]
@@ -84,9 +85,14 @@ def describe_detail(detail: Any) -> str:
     return str(detail)
 
 
+def print_error(message: str) -> None:
+    """One red `Error: ...` line on stderr."""
+    err_console().print(Text.assemble(("Error: ", "bold red"), (message, "red")), soft_wrap=True)
+
+
 def fail(message: str) -> NoReturn:
     """Print one red `Error: ...` line on stderr and exit with code 1."""
-    err_console().print(Text.assemble(("Error: ", "bold red"), (message, "red")), soft_wrap=True)
+    print_error(message)
     raise typer.Exit(1)
 
 

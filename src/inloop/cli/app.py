@@ -11,7 +11,7 @@ import sys
 import typer
 
 from inloop.cli import deployments, flow_runs, inbox, server
-from inloop.cli._output import UserError, describe_detail, err_console
+from inloop.cli._output import UserError, describe_detail, print_error
 
 __all__ = ["app", "main"]
 
@@ -51,11 +51,5 @@ def main() -> None:
         message = _error_message(exc)
         if message is None:
             raise
-        err_console().print(f"[bold red]Error:[/] [red]{_escape(message)}[/]", soft_wrap=True)
+        print_error(message)
         sys.exit(1)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)

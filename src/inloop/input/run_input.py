@@ -127,7 +127,9 @@ class RunInput(BaseModel):
         subclass = create_model(  # type: ignore[call-overload]
             cls.__name__, __base__=cls, __module__=cls.__module__, **fields
         )
-        subclass._description = description if description is not None else cls._description
+        subclass._description = (  # type: ignore[attr-defined]
+            description if description is not None else cls._description
+        )
         return cast("type[Self]", subclass)
 
     @classmethod
@@ -246,7 +248,11 @@ def run_input_class_for(input_type: Any) -> type[RunInput]:
             # Same fields, titles, descriptions and validators: RunInput joins the bases.
             upgraded = cast(
                 "type[RunInput]",
-                type(input_type.__name__, (input_type, RunInput), {"__module__": input_type.__module__}),
+                type(
+                    input_type.__name__,
+                    (input_type, RunInput),
+                    {"__module__": input_type.__module__},
+                ),
             )
             _upgraded[input_type] = upgraded
         return upgraded
@@ -342,7 +348,8 @@ class GetInputHandler(Generic[T]):
         return self
 
     async def __anext__(self) -> T:
-        return await on_io_loop(self._next(quiet_end=not self.raise_timeout_error))
+        result: T = await on_io_loop(self._next(quiet_end=not self.raise_timeout_error))
+        return result
 
     @dual
     async def next(self) -> T:
@@ -357,7 +364,7 @@ class GetInputHandler(Generic[T]):
                 item = self._buffer.popleft()
                 if item.key in self.exclude_keys:
                     continue
-                return self._convert(item)
+                return cast(T, self._convert(item))
             wait = LONG_POLL_SECONDS
             if deadline is not None:
                 wait = min(wait, deadline - time.monotonic())

@@ -67,7 +67,7 @@ def infer_annotation(value: Any) -> Any:
     if isinstance(value, list | set | frozenset):
         items = {_key(infer_annotation(v)) : infer_annotation(v) for v in value}
         if len(items) == 1:
-            return type(value)[next(iter(items.values()))]
+            return type(value)[next(iter(items.values()))]  # type: ignore[index]
         return type(value)
     if isinstance(value, dict):
         keys = {_key(infer_annotation(k)): infer_annotation(k) for k in value}

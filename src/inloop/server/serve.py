@@ -7,7 +7,9 @@ from inloop.settings import Settings, get_settings
 __all__ = ["serve"]
 
 
-def serve(host: str | None = None, port: int | None = None, settings: Settings | None = None) -> None:
+def serve(
+    host: str | None = None, port: int | None = None, settings: Settings | None = None
+) -> None:
     import uvicorn
 
     from inloop.server.app import create_app

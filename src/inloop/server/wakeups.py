@@ -110,12 +110,14 @@ class PostgresListener:
             conn = None
             try:
                 conn = await asyncpg.connect(self._dsn)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
                 self._ready.set()
                 # Anything committed while we were away: wake everyone to re-check.
                 self._hub.notify(list(self._hub._waiters))
-                while not conn.is_closed():
-                    await asyncio.sleep(2)
+                await lost.wait()
+                log.warning("LISTEN connection closed; reconnecting")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep listening through restarts of PostgreSQL

@@ -30,7 +30,8 @@ class Tx:
         self.topics.update(topics)
 
     async def execute(self, statement: Any, params: Any = None) -> sa.CursorResult[Any]:
-        return await self.conn.execute(statement, params)
+        result: sa.CursorResult[Any] = await self.conn.execute(statement, params)
+        return result
 
 
 class Database:

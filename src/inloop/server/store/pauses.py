@@ -103,7 +103,7 @@ def validate_against_schema(schema: dict[str, Any], value: Any) -> list[dict[str
         if error.validator == "required" and isinstance(error.validator_value, list):
             # Point the error at the missing field itself, so a form can show it there.
             missing = [f for f in error.validator_value if isinstance(error.instance, dict)
-                       and f not in error.instance]
+                       and f not in error.instance and error.message.startswith(f"{f!r} ")]
             if len(missing) == 1:
                 loc.append(missing[0])
                 message = f"field '{missing[0]}' is required"
