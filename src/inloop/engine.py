@@ -83,8 +83,12 @@ async def _begin(
     """Create (or, for a runner, take over) the run and move it to RUNNING."""
     client = get_client()
     if flow_run_id is None:
+        parent = run_context.current_flow_run()
         run: FlowRun = await client.create_flow_run(
-            flow.name, parameters=_jsonable(parameters), state=StateType.RUNNING
+            flow.name,
+            parameters=_jsonable(parameters),
+            state=StateType.RUNNING,
+            parent_flow_run_id=parent.flow_run.id if parent else None,
         )
         log.info("Created flow run '%s' for flow '%s'", run.name, flow.name)
     else:

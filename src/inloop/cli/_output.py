@@ -25,6 +25,7 @@ __all__ = [
     "describe_detail",
     "err_console",
     "fail",
+    "first_line",
     "format_time",
     "log_line",
     "print_error",
@@ -94,6 +95,12 @@ def fail(message: str) -> NoReturn:
     """Print one red `Error: ...` line on stderr and exit with code 1."""
     print_error(message)
     raise typer.Exit(1)
+
+
+def first_line(markdown: str) -> str:
+    """The first non-empty line of a Markdown text, without heading or quote markers."""
+    line = next((ln.strip() for ln in markdown.splitlines() if ln.strip()), "")
+    return line.lstrip("#> ").strip()
 
 
 def _aware(moment: datetime) -> datetime:

@@ -67,6 +67,8 @@ class Field:
         if self.default is not MISSING:
             if isinstance(self.default, bool) and self.kind == "boolean":
                 shown = "y" if self.default else "n"
+            elif self.default is None:
+                shown = "none"
             else:
                 shown = _show(self.default)
             text += f" [dim]\\[{escape(shown)}][/]"

@@ -15,6 +15,7 @@ from inloop.cli._output import (
     UserError,
     console,
     describe_detail,
+    first_line,
     format_time,
     relative,
     state_text,
@@ -125,8 +126,7 @@ def inspect(flow_run_id: RunId) -> None:
         fields.add_row("Pause", f"key {run.pause.key}, {waits}")
         fields.add_row("Deadline", format_time(run.pause.deadline))
         if run.pause.description:
-            first = next((ln for ln in run.pause.description.splitlines() if ln.strip()), "")
-            fields.add_row("Asks", Text(first.strip()))
+            fields.add_row("Asks", Text(first_line(run.pause.description)))
         fields.add_row("Resume with", f"inloop flow-run resume {run.id}")
     console().print(fields)
     console().print()
@@ -214,7 +214,7 @@ def resume(
         else:
             run = _prompt_and_resume(client, flow_run_id, pause)
     console().print(
-        f"Resumed flow run [bold]{escape(run.name)}[/] ({run.id}); now ", state_text(run.state)
+        f"Resumed flow run [bold]{escape(run.name)}[/] ({run.id}); now", state_text(run.state)
     )
 
 
@@ -225,7 +225,7 @@ def _parse_input(client: InloopClient, flow_run_id: str, text: str) -> dict[str,
         raise UserError(f"--input is not valid JSON ({exc}): {text!r}") from exc
     if isinstance(value, dict):
         return value
-    # A pause for a plain type (`wait_for_input=int`) asks for {"value": ...}: accept the bare value.
+    # A pause for a plain type (`wait_for_input=int`) asks for {"value": ...}: take a bare value.
     schema = client.read_pause(flow_run_id).get("schema") or {}
     if set(schema.get("properties") or {}) == {"value"}:
         return {"value": value}
@@ -236,8 +236,8 @@ def _parse_input(client: InloopClient, flow_run_id: str, text: str) -> dict[str,
 
 
 def _example(schema: dict[str, Any]) -> str:
-    properties = schema.get("properties") or {}
-    return json.dumps({name: "..." for name in properties}) if properties else "{}"
+    names = schema.get("required") or list(schema.get("properties") or {})
+    return json.dumps({name: "..." for name in names})
 
 
 def _prompt_and_resume(client: InloopClient, flow_run_id: str, pause: dict[str, Any]) -> FlowRun:

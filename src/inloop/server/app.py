@@ -40,12 +40,17 @@ The web UI has not been built: run <code>npm ci &amp;&amp; npm run build</code> 
 
 async def _reaper(db: Database, settings: Settings) -> None:
     """Fail runs whose pause timed out; mark runs whose process went silent as crashed."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     while True:
         try:
             async with db.transaction() as tx:
                 await runs.expire_overdue_pauses(tx)
-            async with db.transaction() as tx:
-                await runs.mark_silent_runs_crashed(tx, settings.heartbeat_grace_seconds)
+            # Heartbeats could not reach a server that was down: after a restart, give every
+            # live process one grace period to check in before calling its runs crashed.
+            if loop.time() - started > settings.heartbeat_grace_seconds:
+                async with db.transaction() as tx:
+                    await runs.mark_silent_runs_crashed(tx, settings.heartbeat_grace_seconds)
         except asyncio.CancelledError:
             raise
         except Exception:  # the reaper must outlive a database hiccup

@@ -20,7 +20,7 @@ async def create_input(
 ) -> FlowRunInput:
     inputs.check_key(body.key)
     async with db.transaction() as tx:
-        await runs.require_run(tx, flow_run_id)
+        await runs.require_run_exists(tx, flow_run_id)
         return await inputs.create_input(tx, flow_run_id, body.key, body.value, body.sender)
 
 
@@ -29,10 +29,10 @@ async def filter_inputs(
     flow_run_id: str, body: InputFilter, db: Database = Depends(get_db)
 ) -> list[FlowRunInput]:
     """Inputs after `after_seq` whose key starts with `prefix-`; long-polls up to `wait` s."""
-    async with db.read() as conn:
-        await runs.require_run(conn, flow_run_id)
+    checked = False
 
     async def matching() -> list[FlowRunInput] | None:
+        nonlocal checked
         async with db.read() as conn:
             found = await inputs.filter_inputs(
                 conn,
@@ -42,6 +42,10 @@ async def filter_inputs(
                 exclude_keys=body.exclude_keys,
                 limit=body.limit,
             )
+            if not found and not checked:
+                # Only an empty answer needs to tell "no inputs yet" from "no such run".
+                await runs.require_run_exists(conn, flow_run_id)
+                checked = True
         return found or None
 
     found = await wait_until(db.hub, [f"inputs:{flow_run_id}"], matching, body.wait)

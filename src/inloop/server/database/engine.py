@@ -17,6 +17,7 @@ from inloop.server.wakeups import CHANNEL, PostgresListener, WakeupHub
 __all__ = ["Database", "Tx"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY = "inloop_read_only"
 
 
 class Tx:
@@ -56,7 +57,12 @@ class Database:
         # One connection: SQLite has a single writer anyway, and queueing in asyncio is cheaper
         # and fairer than SQLite's sleeping busy handler. BEGIN IMMEDIATE keeps other processes
         # that open the same file from deadlocking with us on lock upgrades.
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+        # Transactions are explicit (BEGIN IMMEDIATE ... COMMIT), and reads run in SQLite's
+        # autocommit mode, so there is nothing to reset when a connection goes back to the pool;
+        # each reset would cost a round trip to aiosqlite's thread.
+        engine = create_async_engine(
+            url, pool_size=1, max_overflow=0, pool_timeout=60, pool_reset_on_return=None
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -70,7 +76,8 @@ class Database:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
 
@@ -89,7 +96,10 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads only: on SQLite each statement sees the latest commit."""
         async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                await conn.execution_options(**{READ_ONLY: True})
             yield conn
 
     async def start(self) -> None:

@@ -56,21 +56,14 @@ async def create_input(
 ) -> FlowRunInput:
     """Insert a new input; a key already used for this run is a 409."""
     check_key(key)
-    exists = await tx.execute(
-        sa.select(flow_run_inputs.c.seq)
-        .where(flow_run_inputs.c.flow_run_id == run_id)
-        .where(flow_run_inputs.c.key == key)
-    )
-    if exists.first() is not None:
-        raise Conflict(f"flow run '{run_id}' already has an input with key {key!r}")
     try:
-        async with tx.conn.begin_nested():
-            result = await tx.execute(
-                flow_run_inputs.insert()
-                .values(flow_run_id=run_id, key=key, value=value, sender=sender, created=utcnow())
-                .returning(*flow_run_inputs.c)
-            )
-    except IntegrityError as exc:  # lost a race with another sender of the same key
+        # The unique (flow_run_id, key) constraint decides; the transaction ends either way.
+        result = await tx.execute(
+            flow_run_inputs.insert()
+            .values(flow_run_id=run_id, key=key, value=value, sender=sender, created=utcnow())
+            .returning(*flow_run_inputs.c)
+        )
+    except IntegrityError as exc:
         raise Conflict(f"flow run '{run_id}' already has an input with key {key!r}") from exc
     tx.notify(f"inputs:{run_id}")
     return _to_input(result.one())

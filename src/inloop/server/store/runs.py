@@ -40,6 +40,7 @@ __all__ = [
     "mark_silent_runs_crashed",
     "read_run",
     "require_run",
+    "require_run_exists",
     "set_state",
     "state_history",
     "write_state",
@@ -190,6 +191,13 @@ async def lock_run(tx: Tx, run_id: str) -> Any:
 async def read_run(conn: AsyncConnection | Tx, run_id: str) -> FlowRun | None:
     row = (await conn.execute(RUN_SELECT.where(flow_runs.c.id == run_id))).first()
     return _to_flow_run(row) if row is not None else None
+
+
+async def require_run_exists(conn: AsyncConnection | Tx, run_id: str) -> None:
+    """A cheap existence check, for endpoints that do not return the run."""
+    found = await conn.execute(sa.select(flow_runs.c.id).where(flow_runs.c.id == run_id))
+    if found.first() is None:
+        raise NotFound(f"flow run '{run_id}' not found")
 
 
 async def require_run(conn: AsyncConnection | Tx, run_id: str) -> FlowRun:
