@@ -96,7 +96,10 @@ async def _begin(
         if run.state.type is not StateType.RUNNING:
             run = await client.set_flow_run_state(run.id, StateType.RUNNING)
         log.info("Executing flow run '%s' for flow '%s'", run.name, flow.name)
-    log.info("Flow run '%s' - View at %s", run.name, _view_url(run))
+    # Shown as "Flow run 'name' - View at ...", like the run's own records (console only).
+    logging.getLogger("inloop.flow_runs").info(
+        "View at %s", _view_url(run), extra={"flow_run_name": run.name}
+    )
     _heartbeats.add(str(run.id))
     return run
 

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from inloop import __version__
-from inloop.server.api import blocks, deployments, flow_runs, inbox, inputs, logs
+from inloop.server.api import blocks, deployments, flow_runs, inbox, inputs, logs, task_results
 from inloop.server.database.engine import Database
 from inloop.server.errors import ServerError
 from inloop.server.middleware import (
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": errors}, status_code=422)
 
     api = APIRouter(prefix="/api")
-    for module in (inbox, flow_runs, inputs, logs, blocks, deployments):
+    for module in (inbox, flow_runs, inputs, logs, blocks, deployments, task_results):
         api.include_router(module.router)
     app.include_router(api)
 

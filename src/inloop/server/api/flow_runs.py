@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.schemas import (
@@ -17,6 +18,7 @@ from inloop.schemas import (
     StateType,
 )
 from inloop.server.api.deps import actor, get_db
+from inloop.server.api.fast_json import json_response
 from inloop.server.database.engine import Database
 from inloop.server.store import pauses, runs
 from inloop.server.wakeups import wait_until
@@ -85,10 +87,10 @@ async def heartbeat(body: HeartbeatRequest, db: Database = Depends(get_db)) -> H
     return HeartbeatResponse(stopped=stopped)
 
 
-@router.get("/{flow_run_id}")
-async def read_flow_run(flow_run_id: str, db: Database = Depends(get_db)) -> FlowRun:
+@router.get("/{flow_run_id}", response_model=FlowRun)
+async def read_flow_run(flow_run_id: str, db: Database = Depends(get_db)) -> Response:
     async with db.read() as conn:
-        return await runs.require_run(conn, flow_run_id)
+        return json_response(await runs.require_run(conn, flow_run_id), FlowRun)
 
 
 @router.get("/{flow_run_id}/states")
@@ -97,13 +99,13 @@ async def read_states(flow_run_id: str, db: Database = Depends(get_db)) -> list[
         return await runs.state_history(conn, flow_run_id)
 
 
-@router.get("/{flow_run_id}/wait")
+@router.get("/{flow_run_id}/wait", response_model=FlowRun)
 async def wait_for_change(
     flow_run_id: str,
     after_seq: int = Query(default=0, ge=0),
     timeout: float = Query(default=30.0, ge=0, le=MAX_WAIT),
     db: Database = Depends(get_db),
-) -> FlowRun:
+) -> Response:
     """Long-poll: answer as soon as the run's state_seq passes `after_seq` (or at timeout)."""
     async with db.read() as conn:
         await runs.require_run(conn, flow_run_id)
@@ -114,10 +116,10 @@ async def wait_for_change(
         return run if run.state_seq > after_seq else None
 
     found = await wait_until(db.hub, [f"run:{flow_run_id}"], changed, timeout)
-    if found is not None:
-        return found
-    async with db.read() as conn:
-        return await runs.require_run(conn, flow_run_id)
+    if found is None:
+        async with db.read() as conn:
+            found = await runs.require_run(conn, flow_run_id)
+    return json_response(found, FlowRun)
 
 
 @router.post("/{flow_run_id}/set_state")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 
 from inloop.schemas import FlowRunInput, InputCreate, InputFilter
 from inloop.server.api.deps import get_db
+from inloop.server.api.fast_json import json_response
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
 from inloop.server.store import inputs, runs
@@ -14,20 +16,20 @@ from inloop.server.wakeups import wait_until
 router = APIRouter(prefix="/flow_runs/{flow_run_id}", tags=["inputs"])
 
 
-@router.post("/input", status_code=201)
+@router.post("/input", status_code=201, response_model=FlowRunInput)
 async def create_input(
     flow_run_id: str, body: InputCreate, db: Database = Depends(get_db)
-) -> FlowRunInput:
+) -> Response:
     inputs.check_key(body.key)
     async with db.transaction() as tx:
-        await runs.require_run_exists(tx, flow_run_id)
-        return await inputs.create_input(tx, flow_run_id, body.key, body.value, body.sender)
+        created = await inputs.create_input(tx, flow_run_id, body.key, body.value, body.sender)
+    return json_response(created, FlowRunInput, 201)
 
 
-@router.post("/input/filter")
+@router.post("/input/filter", response_model=list[FlowRunInput])
 async def filter_inputs(
     flow_run_id: str, body: InputFilter, db: Database = Depends(get_db)
-) -> list[FlowRunInput]:
+) -> Response:
     """Inputs after `after_seq` whose key starts with `prefix-`; long-polls up to `wait` s."""
     checked = False
 
@@ -49,7 +51,7 @@ async def filter_inputs(
         return found or None
 
     found = await wait_until(db.hub, [f"inputs:{flow_run_id}"], matching, body.wait)
-    return found or []
+    return json_response(found or [], list[FlowRunInput])
 
 
 @router.get("/input/{key}")

@@ -12,7 +12,7 @@ from inloop.schemas import INPUT_KEY_PATTERN as KEY_PATTERN
 from inloop.schemas import FlowRunInput
 from inloop.server.database.engine import Tx
 from inloop.server.database.schema import flow_run_inputs, utcnow
-from inloop.server.errors import Conflict, Invalid
+from inloop.server.errors import Conflict, Invalid, NotFound
 
 __all__ = [
     "KEY_PATTERN",
@@ -54,16 +54,21 @@ def _to_input(row: Any) -> FlowRunInput:
 async def create_input(
     tx: Tx, run_id: str, key: str, value: Any, sender: str | None
 ) -> FlowRunInput:
-    """Insert a new input; a key already used for this run is a 409."""
+    """Insert a new input: 404 for an unknown run, 409 for a key this run already has.
+
+    The constraints decide (foreign key to the run, unique (run, key)), which saves a query on
+    the hottest write path; the transaction ends either way.
+    """
     check_key(key)
     try:
-        # The unique (flow_run_id, key) constraint decides; the transaction ends either way.
         result = await tx.execute(
             flow_run_inputs.insert()
             .values(flow_run_id=run_id, key=key, value=value, sender=sender, created=utcnow())
             .returning(*flow_run_inputs.c)
         )
     except IntegrityError as exc:
+        if "foreign key" in str(exc.orig).lower():
+            raise NotFound(f"flow run '{run_id}' not found") from exc
         raise Conflict(f"flow run '{run_id}' already has an input with key {key!r}") from exc
     tx.notify(f"inputs:{run_id}")
     return _to_input(result.one())

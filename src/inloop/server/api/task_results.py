@@ -1,0 +1,62 @@
+"""Stored task results of a flow run, so a run executed again does not redo finished tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from inloop.server.api.deps import get_db
+from inloop.server.database.engine import Database
+from inloop.server.errors import NotFound
+from inloop.server.store import runs, task_results
+
+router = APIRouter(prefix="/flow_runs", tags=["task results"])
+
+TaskKey = Path(pattern=task_results.TASK_KEY_PATTERN, max_length=300)
+
+
+class TaskResultPut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_name: str = Field(min_length=1, max_length=200)
+    result: Any = None
+
+
+class TaskResult(BaseModel):
+    flow_run_id: str
+    task_key: str
+    task_name: str
+    result: Any = None
+    created: datetime
+
+
+@router.get("/{flow_run_id}/task_results/{task_key}")
+async def read_task_result(
+    flow_run_id: str, task_key: str = TaskKey, db: Database = Depends(get_db)
+) -> TaskResult:
+    async with db.read() as conn:
+        run = await runs.require_run(conn, flow_run_id)
+        stored = await task_results.read_result(conn, flow_run_id, task_key)
+    if stored is None:
+        raise NotFound(
+            f"no stored result for task key '{task_key}' of flow run '{run.name}' "
+            f"(state: {run.state.name})"
+        )
+    return TaskResult(**stored)
+
+
+@router.put("/{flow_run_id}/task_results/{task_key}")
+async def put_task_result(
+    flow_run_id: str,
+    body: TaskResultPut,
+    task_key: str = TaskKey,
+    db: Database = Depends(get_db),
+) -> TaskResult:
+    async with db.transaction() as tx:
+        stored = await task_results.put_result(
+            tx, flow_run_id, task_key, body.task_name, body.result
+        )
+    return TaskResult(**stored)

@@ -1,0 +1,142 @@
+"""`@task`: a step whose result is stored per flow run, so a re-executed run does not redo it.
+
+Inside a flow run, each task call has a key made of the task's name, its call index among calls
+of that task in the run, and a hash of its arguments (`add-2-5f1c...`). The first execution
+stores the result under that key; a run executed again after a suspension finds it and returns
+it without calling the function. Outside a flow, a task is just its function.
+
+Results travel as JSON. A task with a return annotation gets its stored result validated back to
+that type (a model, a datetime, a tuple); without one, a re-executed run sees the JSON form.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import typing
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+from uuid import UUID
+
+from inloop._dual import on_io_loop, run_sync
+from inloop._task_client import read_task_result, store_task_result
+from inloop.context import current_flow_run
+from inloop.input.types import slugify
+
+__all__ = ["Task", "TaskResultNotSerializable", "task"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class TaskResultNotSerializable(TypeError):
+    """A task returned a value that cannot be stored as JSON."""
+
+
+class Task(Generic[P, R]):
+    def __init__(self, fn: Callable[P, R], name: str | None = None) -> None:
+        if not callable(fn):
+            raise TypeError(f"@task needs a function, got {fn!r}")
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.slug = slugify(self.name)
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.signature = inspect.signature(fn)
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.name!r})"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        context = current_flow_run()
+        if context is None:
+            return self.fn(*args, **kwargs)
+        # The index is taken now, at call time, so concurrent calls keep their call order.
+        key = f"{self.slug}-{context.next_index(f'task:{self.slug}')}-{self._digest(args, kwargs)}"
+        run_id = context.flow_run.id
+        if self.is_async:
+            return self._run_async(run_id, key, args, kwargs)  # type: ignore[return-value]
+        found, stored = run_sync(read_task_result(run_id, key))
+        if found:
+            return self._restore(stored)
+        result = self.fn(*args, **kwargs)
+        run_sync(store_task_result(run_id, key, self.name, self._to_json(result)))
+        return result
+
+    async def _run_async(
+        self, run_id: UUID, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        found, stored = await on_io_loop(read_task_result(run_id, key))
+        if found:
+            return self._restore(stored)
+        fn: Callable[..., Coroutine[Any, Any, Any]] = self.fn  # type: ignore[assignment]
+        result = await fn(*args, **kwargs)
+        await on_io_loop(store_task_result(run_id, key, self.name, self._to_json(result)))
+        return result
+
+    def _digest(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        from pydantic_core import to_jsonable_python
+
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"task '{self.name}' called with bad arguments: {exc}") from None
+        bound.apply_defaults()
+        # Arguments that are not JSON hash by repr: equal values give equal keys, and an
+        # object whose repr changes between executions just runs its task again.
+        arguments = to_jsonable_python(dict(bound.arguments), fallback=repr)
+        text = json.dumps(arguments, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def _to_json(self, result: Any) -> Any:
+        from pydantic_core import PydanticSerializationError, to_jsonable_python
+
+        try:
+            return to_jsonable_python(result)
+        except PydanticSerializationError as exc:
+            raise TaskResultNotSerializable(
+                f"task '{self.name}' returned a {type(result).__name__}, which cannot be stored "
+                f"as JSON ({exc}); return JSON-friendly data (dicts, lists, strings, numbers, "
+                "pydantic models, dataclasses) so a re-executed run can reuse it"
+            ) from None
+
+    def _restore(self, stored: Any) -> Any:
+        annotation = self._return_annotation()
+        if annotation is None:
+            return stored
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(annotation).validate_python(stored)
+
+    def _return_annotation(self) -> Any:
+        try:
+            hints = typing.get_type_hints(self.fn)
+        except Exception:  # unresolvable annotations: hand back the JSON form
+            return None
+        annotation = hints.get("return")
+        if annotation is None or annotation is type(None) or annotation is Any:
+            return None
+        return annotation
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+
+
+@overload
+def task(*, name: str | None = None) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(
+    fn: Callable[P, R] | None = None, /, *, name: str | None = None
+) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+    """Make a function a task: inside a flow run, its result is stored and reused on re-execution."""
+    if fn is not None:
+        return Task(fn, name=name)
+
+    def decorate(func: Callable[P, R]) -> Task[P, R]:
+        return Task(func, name=name)
+
+    return decorate
