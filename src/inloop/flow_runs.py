@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel
 
 from inloop._dual import dual
-from inloop.client import ServerUnavailable, get_client
+from inloop.client import InloopAPIError, ServerUnavailable, get_client
 from inloop.context import current_flow_run
 from inloop.engine import FlowRunSuspended
 from inloop.input.run_input import (
@@ -89,6 +89,12 @@ async def _wait_for_resume(
             current = await client.wait_for_flow_run_change(run.id, seq, timeout=max(wait, 0))
         except (ServerUnavailable, httpx.TransportError):
             # The wake channel is down (server restarting?); poll until it is back.
+            await asyncio.sleep(poll_interval)
+            continue
+        except InloopAPIError as exc:
+            if exc.status_code < 500:
+                raise
+            # A server shutting down (or a proxy before it) failed the long-poll: same as above.
             await asyncio.sleep(poll_interval)
             continue
         if current.state_seq == seq:

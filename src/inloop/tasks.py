@@ -60,7 +60,8 @@ class Task(Generic[P, R]):
             return self._run_async(run_id, key, args, kwargs)  # type: ignore[return-value]
         found, stored = run_sync(read_task_result(run_id, key))
         if found:
-            return self._restore(stored)
+            restored: R = self._restore(stored)
+            return restored
         result = self.fn(*args, **kwargs)
         run_sync(store_task_result(run_id, key, self.name, self._to_json(result)))
         return result
@@ -132,7 +133,7 @@ def task(*, name: str | None = None) -> Callable[[Callable[P, R]], Task[P, R]]: 
 def task(
     fn: Callable[P, R] | None = None, /, *, name: str | None = None
 ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
-    """Make a function a task: inside a flow run, its result is stored and reused on re-execution."""
+    """Make a function a task: in a flow run, its result is stored and reused on re-execution."""
     if fn is not None:
         return Task(fn, name=name)
 

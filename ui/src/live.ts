@@ -15,6 +15,24 @@ function sleep(ms: number, signal: AbortSignal) {
   });
 }
 
+/**
+ * Resolve once the page is visible. Hidden tabs stop long-polling: browsers allow only six
+ * connections per host, and every open run page holds two.
+ */
+function whenVisible(signal: AbortSignal) {
+  if (!document.hidden) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      if (document.hidden && !signal.aborted) return;
+      document.removeEventListener('visibilitychange', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    document.addEventListener('visibilitychange', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 function isAbort(error: unknown) {
   return error instanceof DOMException && error.name === 'AbortError';
 }
@@ -38,6 +56,8 @@ export function useLiveRun(id: string): Loaded<FlowRun> & { setRun: (run: FlowRu
     setError(null);
     (async () => {
       while (!signal.aborted) {
+        await whenVisible(signal);
+        if (signal.aborted) return;
         try {
           const run = seq.current < 0 ? await api.run(id, signal) : await api.waitRun(id, seq.current, signal);
           if (signal.aborted) return;
@@ -81,6 +101,8 @@ export function useLiveLogs(id: string): Loaded<LogLine[]> {
     (async () => {
       let first = true;
       while (!signal.aborted) {
+        await whenVisible(signal);
+        if (signal.aborted) return;
         try {
           const lines = await api.logs(id, afterId, first ? 0 : 25, signal);
           if (signal.aborted) return;

@@ -4,7 +4,7 @@ import { api } from './api';
 import { KeyPrompt } from './components/KeyPrompt';
 import { CHANGED, usePolled } from './live';
 import Deployments from './pages/Deployments';
-import Inbox from './pages/Inbox';
+import Inbox, { preloadInbox } from './pages/Inbox';
 import Resume from './pages/Resume';
 import Run from './pages/Run';
 import Runs from './pages/Runs';
@@ -85,6 +85,8 @@ function App() {
     </>
   );
 }
+
+if (window.location.pathname.replace(/\/+$/, '') === '/inbox') preloadInbox();
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

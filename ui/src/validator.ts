@@ -81,52 +81,68 @@ function friendly(unit: OutputUnit): { message: string; property: string[]; para
   switch (unit.keyword) {
     case 'required':
       match = text.match(/required property "(.*)"\.$/);
-      if (match) return { message: 'is a required property', property: [...property, match[1]], params: { missingProperty: match[1] } };
+      if (match) return { message: 'This field is required', property: [...property, match[1]], params: { missingProperty: match[1] } };
       break;
     case 'type':
       match = text.match(/Expected "(.*)"\.$/);
       if (match) {
         const types = match[1].split('", "').map((t) => (t === 'integer' ? 'a whole number' : t === 'number' ? 'a number' : t));
-        return { message: `must be ${types.join(' or ')}`, property, params: { type: match[1] } };
+        return { message: `Must be ${types.join(' or ')}`, property, params: { type: match[1] } };
       }
       break;
     case 'minLength':
       match = text.match(/< (\d+)\)/);
       if (match) {
         const n = Number(match[1]);
-        return { message: `must be at least ${n} character${n === 1 ? '' : 's'}`, property, params: { limit: n } };
+        return { message: `Must be at least ${n} character${n === 1 ? '' : 's'}`, property, params: { limit: n } };
       }
       break;
     case 'maxLength':
       match = text.match(/> (\d+)\)/);
-      if (match) return { message: `must be at most ${match[1]} characters`, property, params: { limit: Number(match[1]) } };
+      if (match) return { message: `Must be at most ${match[1]} characters`, property, params: { limit: Number(match[1]) } };
       break;
     case 'minItems':
       match = text.match(/< (\d+)\)/);
-      if (match) return { message: `must have at least ${match[1]} item${match[1] === '1' ? '' : 's'}`, property, params: {} };
+      if (match) return { message: `Must have at least ${match[1]} item${match[1] === '1' ? '' : 's'}`, property, params: {} };
       break;
     case 'maxItems':
       match = text.match(/> (\d+)\)/);
-      if (match) return { message: `must have at most ${match[1]} items`, property, params: {} };
+      if (match) return { message: `Must have at most ${match[1]} items`, property, params: {} };
       break;
     case 'enum':
-      return { message: 'must be one of the allowed values', property, params: {} };
+      return { message: 'Must be one of the allowed values', property, params: {} };
     case 'const':
-      return { message: 'must be the allowed value', property, params: {} };
+      return { message: 'Must be the allowed value', property, params: {} };
     case 'pattern':
-      return { message: 'does not match the expected pattern', property, params: {} };
+      return { message: 'Does not match the expected pattern', property, params: {} };
     case 'format':
       match = text.match(/format "(.*)"\.$/);
-      return { message: `must be a valid ${match ? match[1] : 'value'}`, property, params: {} };
+      return { message: `Must be a valid ${match ? match[1] : 'value'}`, property, params: {} };
     case 'false':
-      return { message: 'is not allowed here', property, params: {} };
+      return { message: 'Not allowed here', property, params: {} };
     case 'uniqueItems':
-      return { message: 'must not contain duplicate items', property, params: {} };
+      return { message: 'Must not contain duplicate items', property, params: {} };
     case 'anyOf':
     case 'oneOf':
-      return { message: 'does not match any of the allowed shapes', property, params: {} };
+      return { message: 'Does not match any of the allowed shapes', property, params: {} };
+    case 'minimum':
+    case 'exclusiveMinimum':
+    case 'maximum':
+    case 'exclusiveMaximum': {
+      match = text.match(/(less|greater) than (or equal to )?\s*(-?[\d.e+-]+)\.$/);
+      if (match) {
+        const strict = unit.keyword.startsWith('exclusive') || Boolean(match[2]);
+        const bound = match[3];
+        const word = match[1] === 'less' ? (strict ? 'greater than' : 'at least') : strict ? 'less than' : 'at most';
+        return { message: `Must be ${word} ${bound}`, property, params: { limit: Number(bound) } };
+      }
+      break;
+    }
+    case 'multipleOf':
+      match = text.match(/multiple of (.*)\.$/);
+      return { message: `Must be a multiple of ${match ? match[1] : 'the step'}`, property, params: {} };
   }
-  // Numbers ("5 is less than 10.") and anything else: cfworker's own sentence.
+  // Anything else: cfworker's own sentence.
   return { message: text.replace(/\.$/, '').replace(/\s+/g, ' '), property, params: {} };
 }
 
@@ -151,7 +167,7 @@ export function toRjsfErrors(units: OutputUnit[], schema: RJSFSchema): RJSFValid
       property: path || '.',
       message,
       params,
-      stack: title ? `${title} ${message}` : message,
+      stack: title ? `${title}: ${message}` : message,
       schemaPath: unit.keywordLocation,
       title,
     });

@@ -81,6 +81,10 @@ async def _print_new_states(client: InloopClient, run_id: str, shown: int) -> in
             line.append(f" - {state.message}")
         line.append(f"  {format_time(state.timestamp)}", style="dim")
         console().print(line, soft_wrap=True)
+    if states and states[-1].type.value in ("PAUSED", "SUSPENDED") and len(states) > shown:
+        console().print(
+            f"[yellow]Waiting for input: inloop flow-run resume {run_id}[/]", soft_wrap=True
+        )
     return len(states)
 
 

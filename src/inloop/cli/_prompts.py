@@ -144,9 +144,9 @@ class Field:
                 raise ValueError(f"{answer!r} is not a valid JSON list")
             return value
         items_schema = self.kind_schema.get("items")
-        item = Field("item", items_schema, self.root, True) if isinstance(
-            items_schema, dict
-        ) else None
+        item = (
+            Field("item", items_schema, self.root, True) if isinstance(items_schema, dict) else None
+        )
         parts = [p.strip() for p in text.split(",")] if text else []
         if item is None:
             return [v if (v := _loads(p)) is not MISSING else p for p in parts]

@@ -70,7 +70,9 @@ def run(
     param: Annotated[
         list[str] | None,
         typer.Option(
-            "--param", "-p", metavar="KEY=VALUE",
+            "--param",
+            "-p",
+            metavar="KEY=VALUE",
             help="A parameter (repeatable); the value is read as JSON if it parses, else text.",
             show_default=False,
         ),

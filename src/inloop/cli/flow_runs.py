@@ -54,7 +54,8 @@ def list_runs(
     state: Annotated[
         list[str] | None,
         typer.Option(
-            "--state", help="Only runs in this state (any case; repeat for several).",
+            "--state",
+            help="Only runs in this state (any case; repeat for several).",
             show_default=False,
         ),
     ] = None,

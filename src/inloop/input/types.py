@@ -2,7 +2,9 @@
 
 A sent input's key starts with a prefix derived from its type, so only a receiver of the same
 type sees it. The prefix spells out the whole annotation (`list[int]` -> `list-int`), so
-`list[int]` and `list[str]` never collide.
+`list[int]` and `list[str]` never collide. Spelling out loses structure once annotations nest
+(`list[int] | str` and `list[int | str]` both read `list-int-or-str`) or hold free text
+(`Literal["a-b"]`); such prefixes end with a short digest of the exact annotation.
 """
 
 from __future__ import annotations
@@ -51,7 +53,46 @@ def _parts(annotation: Any) -> list[str]:
 
 def type_slug(annotation: Any) -> str:
     """`str` -> `str`, `list[int]` / `List[int]` -> `list-int`, `int | None` -> `int-or-none`."""
-    return slugify("-".join(_parts(annotation)))
+    slug = slugify("-".join(_parts(annotation)))
+    if _spelled_out(annotation):
+        return slug
+    digest = hashlib.sha1(_canonical(annotation).encode()).hexdigest()[:8]
+    return f"{slug[: MAX_SLUG - 9].rstrip('-')}-{digest}"
+
+
+def _is_plain(annotation: Any) -> bool:
+    return annotation is None or (isinstance(annotation, type) and get_origin(annotation) is None)
+
+
+def _spelled_out(annotation: Any) -> bool:
+    """Whether the dashed slug alone identifies `annotation`: a class, or one level of classes."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _spelled_out(get_args(annotation)[0])
+    if origin is None:
+        return True
+    return origin is not Literal and all(_is_plain(arg) for arg in get_args(annotation))
+
+
+def _canonical(annotation: Any) -> str:
+    """The annotation's exact structure, the same for `List[int]` and `list[int]`."""
+    if annotation is None or annotation is type(None):
+        return "None"
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin is Annotated:
+        return f"Annotated[{_canonical(args[0])}, {', '.join(map(repr, args[1:]))}]"
+    if origin is Literal:
+        return f"Literal[{', '.join(map(repr, args))}]"
+    if origin is Union or origin is types.UnionType:
+        return f"Union[{', '.join(map(_canonical, args))}]"
+    if origin is not None:
+        name = getattr(origin, "__name__", None) or str(origin)
+        inner = ", ".join("..." if arg is Ellipsis else _canonical(arg) for arg in args)
+        return f"{name}[{inner}]"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
 
 
 def infer_annotation(value: Any) -> Any:

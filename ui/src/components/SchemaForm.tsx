@@ -21,6 +21,67 @@ export interface SchemaFormProps {
   locPrefix: string;
   onSubmit: (data: Json) => Promise<void>;
   idPrefix?: string;
+  /** Ask for every field the flow pre-filled (see `requireDefaults`). */
+  requirePrefilled?: boolean;
+}
+
+/**
+ * A copy of `schema` in which every property with a (non-null) default is required.
+ *
+ * pydantic drops a field from `required` once it has a default, so `with_initial_data(name=
+ * "anonymous")` makes `name` optional. The form shows the default already filled in, so an
+ * empty field can only mean the person cleared it: ask for a value rather than silently
+ * sending nothing (and getting the default back).
+ */
+export function requireDefaults(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(requireDefaults);
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    out[key] = key === 'default' || key === 'const' || key === 'enum' || key === 'examples' ? value : requireDefaults(value);
+  }
+  const properties = out.properties as Record<string, Record<string, unknown>> | undefined;
+  if (properties && typeof properties === 'object') {
+    const required = new Set(Array.isArray(out.required) ? (out.required as string[]) : []);
+    for (const [name, property] of Object.entries(properties)) {
+      if (property && typeof property === 'object' && property.default !== undefined && property.default !== null) {
+        required.add(name);
+      }
+    }
+    if (required.size) out.required = [...required];
+  }
+  return out;
+}
+
+const isNull = (node: unknown) =>
+  !!node && typeof node === 'object' && (node as Record<string, unknown>).type === 'null' && Object.keys(node).length === 1;
+
+/**
+ * A copy of `schema` with pydantic's optional fields (`anyOf: [X, {type: null}]`,
+ * `type: [X, "null"]`) shown as plain X fields: left empty, they are simply not sent, and the
+ * flow gets its default. rjsf would otherwise ask the person to pick "option 1 / option 2".
+ */
+export function simplifyNullable(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(simplifyNullable);
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    out[key] = key === 'default' || key === 'const' || key === 'enum' || key === 'examples' ? value : simplifyNullable(value);
+  }
+  for (const keyword of ['anyOf', 'oneOf']) {
+    const options = out[keyword];
+    if (Array.isArray(options) && options.length === 2 && options.some(isNull)) {
+      const other = options.find((option) => !isNull(option)) as Record<string, unknown>;
+      delete out[keyword];
+      Object.assign(out, { ...other, ...out });
+      break;
+    }
+  }
+  if (Array.isArray(out.type) && out.type.length === 2 && out.type.includes('null')) {
+    out.type = out.type.find((type) => type !== 'null');
+  }
+  if (out.default === null) delete out.default;
+  return out;
 }
 
 /** Turn FastAPI-style issues into rjsf's nested ErrorSchema. */
@@ -77,7 +138,18 @@ function withItemTitles(schema: unknown, ui: Record<string, unknown> = {}): Reco
   return ui;
 }
 
-export default function SchemaForm({ schema, submitText, locPrefix, onSubmit, idPrefix = 'root' }: SchemaFormProps) {
+export default function SchemaForm({
+  schema: given,
+  submitText,
+  locPrefix,
+  onSubmit,
+  idPrefix = 'root',
+  requirePrefilled = false,
+}: SchemaFormProps) {
+  const schema = useMemo(() => {
+    const simple = simplifyNullable(given) as JsonObject;
+    return requirePrefilled ? (requireDefaults(simple) as JsonObject) : simple;
+  }, [given, requirePrefilled]);
   const [formData, setFormData] = useState<unknown>(undefined);
   const [extraErrors, setExtraErrors] = useState<ErrorSchema | undefined>(undefined);
   const [attempted, setAttempted] = useState(false);
@@ -87,6 +159,7 @@ export default function SchemaForm({ schema, submitText, locPrefix, onSubmit, id
   const uiSchema = useMemo<UiSchema>(
     () => ({
       ...withItemTitles(schema),
+      'ui:title': '', // the page already names what is asked
       'ui:submitButtonOptions': { submitText, props: { disabled: busy, className: 'btn btn-primary' } },
     }),
     [schema, submitText, busy],

@@ -7,6 +7,8 @@ import { announceChange, useLiveRun, useNow } from '../live';
 import { Link, useTitle } from '../router';
 import { isWaiting } from './Run';
 
+const FINAL = ['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'];
+
 const SchemaForm = lazy(() => import('../components/SchemaForm'));
 
 /** A pause without an input type: resuming needs only a click. */
@@ -126,6 +128,7 @@ export default function Resume({ id }: { id: string }) {
                 schema={current.schema}
                 submitText="Resume"
                 locPrefix="run_input"
+                requirePrefilled
                 onSubmit={resume}
               />
             ) : (
@@ -137,7 +140,8 @@ export default function Resume({ id }: { id: string }) {
         <Loading what="Loading the pause" />
       ) : resumedSeq !== null ? (
         <p className="alert alert-success" role="status" data-testid="resumed">
-          Resumed. The run is continuing: it is now <StateBadge type={run.state.type} name={run.state.name} />.{' '}
+          {FINAL.includes(run.state.type) ? 'Resumed. The run has finished: ' : 'Resumed. The run is continuing: '}
+          <StateBadge type={run.state.type} name={run.state.name} />{' '}
           <Link href={`/runs/${run.id}`}>Open the run</Link>
         </p>
       ) : (

@@ -25,7 +25,7 @@ class BlockSave(BaseModel):
     overwrite: bool = False
 
 
-@router.get("/{block_type}/{name}")
+@router.get("/{block_type}/{name:path}")
 async def read_block(
     block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
 ) -> BlockDocument:
@@ -36,7 +36,7 @@ async def read_block(
     return found
 
 
-@router.put("/{block_type}/{name}")
+@router.put("/{block_type}/{name:path}")
 async def save_block(
     body: BlockSave, block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
 ) -> BlockDocument:
@@ -44,7 +44,7 @@ async def save_block(
         return await blocks.save_block(tx, block_type, name, body.value, body.overwrite)
 
 
-@router.delete("/{block_type}/{name}", status_code=204)
+@router.delete("/{block_type}/{name:path}", status_code=204)
 async def delete_block(
     block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
 ) -> None:

@@ -1,0 +1,42 @@
+import asyncio
+
+from datetime import datetime
+from inloop import flow
+from inloop.flow_runs import pause_flow_run
+from inloop.logging import get_run_logger
+from inloop.input import RunInput
+
+
+class UserInput(RunInput):
+    name: str
+    age: int
+
+
+@flow
+async def greet_user():
+    logger = get_run_logger()
+    current_date = datetime.now().strftime("%B %d, %Y")
+
+    description_md = f"""
+**Welcome to the User Greeting Flow!**
+Today's Date: {current_date}
+
+Please enter your details below:
+- **Name**: What should we call you?
+- **Age**: Just a number, nothing more.
+"""
+
+    user_input = await pause_flow_run(
+        wait_for_input=UserInput.with_initial_data(
+            description=description_md, name="anonymous"
+        )
+    )
+
+    if user_input.name == "anonymous":
+        logger.info("Hello, stranger!")
+    else:
+        logger.info(f"Hello, {user_input.name}!")
+
+
+if __name__ == "__main__":
+    asyncio.run(greet_user())

@@ -1,0 +1,181 @@
+"""pause_flow_run from every place a flow can call it, and the flow is woken by the resume.
+
+With the default poll_interval (10 s), a resume must reach the flow within a fraction of that:
+the server wakes the waiting process, nobody polls. (A correctness check of the wake channel,
+loosely timed; bench/pause_resume.py measures the latency.)
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+FLOWS = """
+import asyncio
+import sys
+import time
+
+from inloop import flow, get_run_logger, pause_flow_run, task
+
+
+def ask_name_sync():
+    # A plain function called by a sync flow.
+    return pause_flow_run(wait_for_input=str)
+
+
+async def ask_name_async():
+    return await pause_flow_run(wait_for_input=str)
+
+
+@task
+def ask_name_in_task():
+    return pause_flow_run(wait_for_input=str)
+
+
+@task
+async def ask_name_in_async_task():
+    return await pause_flow_run(wait_for_input=str)
+
+
+def woke(name):
+    print(f"WOKE {time.time():.6f}", flush=True)
+    get_run_logger().info(f"Hello, {name}!")
+
+
+@flow
+def wake_sync():
+    woke(pause_flow_run(wait_for_input=str))
+
+
+@flow
+async def wake_async():
+    woke(await pause_flow_run(wait_for_input=str))
+
+
+@flow
+def wake_nested():
+    woke(ask_name_sync())
+
+
+@flow
+async def wake_async_nested():
+    woke(await ask_name_async())
+
+
+@flow
+def wake_task():
+    woke(ask_name_in_task())
+
+
+@flow
+async def wake_async_task():
+    woke(await ask_name_in_async_task())
+
+
+@flow
+def wake_no_input():
+    print(f"returned {pause_flow_run()!r}", flush=True)
+    woke("nobody")
+
+
+if __name__ == "__main__":
+    chosen = globals()[sys.argv[1]]
+    if chosen.is_async:
+        asyncio.run(chosen())
+    else:
+        chosen()
+"""
+
+
+@pytest.fixture
+def api(server: Any) -> Any:
+    with httpx.Client(base_url=server.api_url, timeout=10) as http:
+        yield http
+
+
+@pytest.mark.parametrize(
+    "flow_fn",
+    ["wake_sync", "wake_async", "wake_nested", "wake_async_nested", "wake_task",
+     "wake_async_task", "wake_no_input"],
+)
+def test_a_resume_wakes_the_paused_flow_at_once(
+    api, run_flow_script: Callable[..., Any], wait_for: Callable[..., Any], flow_fn: str
+) -> None:
+    flow_name = flow_fn.replace("_", "-")
+    before = {r["id"] for r in api.get("/flow_runs", params={"flow_name": flow_name}).json()}
+    process = run_flow_script(FLOWS, flow_fn)
+
+    def paused() -> dict[str, Any] | None:
+        for run in api.get("/flow_runs", params={"flow_name": flow_name}).json():
+            if run["id"] not in before and run["state"]["type"] == "PAUSED":
+                return dict(run)
+        assert process.poll() is None, process.communicate()
+        return None
+
+    run = wait_for(paused)
+    assert run["pause"]["key"] == "paused-1"
+    # Let the flow settle into its wait (a long-poll on the server).
+    time.sleep(0.3)
+    run_input = None if flow_fn == "wake_no_input" else {"value": "andrew"}
+    sent = time.time()
+    response = api.post(f"/flow_runs/{run['id']}/resume", json={"run_input": run_input})
+    assert response.status_code == 200, response.text
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    woke_at = float(re.search(r"WOKE (\d+\.\d+)", out).group(1))  # type: ignore[union-attr]
+    assert woke_at - sent < 2.0, f"the flow woke {woke_at - sent:.2f} s after the resume"
+    name = "nobody" if flow_fn == "wake_no_input" else "andrew"
+    if flow_fn == "wake_no_input":
+        assert "returned None" in out
+
+    def hello() -> bool:
+        logs = api.get(f"/flow_runs/{run['id']}/logs").json()
+        return f"Hello, {name}!" in [r["message"] for r in logs]
+
+    wait_for(hello)
+    assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "COMPLETED"
+
+
+RESTART_FLOW = """
+from inloop import flow, get_run_logger, pause_flow_run
+
+@flow
+def outlives_restart():
+    name = pause_flow_run(wait_for_input=str, poll_interval=0.5)
+    get_run_logger().info(f"Hello, {name}!")
+
+if __name__ == "__main__":
+    outlives_restart()
+"""
+
+
+def test_a_paused_flow_outlives_a_server_restart(
+    fresh_server, run_flow_script: Callable[..., Any], wait_for: Callable[..., Any]
+) -> None:
+    """The wake channel drops while the server restarts; poll_interval paces the reconnects."""
+    with httpx.Client(base_url=fresh_server.api_url, timeout=10) as api:
+        process = run_flow_script(RESTART_FLOW)
+
+        def paused() -> dict[str, Any] | None:
+            found = api.get("/flow_runs", params={"state": "PAUSED"}).json()
+            assert process.poll() is None, process.communicate()
+            return dict(found[0]) if found else None
+
+        run = wait_for(paused)
+        fresh_server.restart()
+        assert process.poll() is None
+        time.sleep(0.5)
+        response = api.post(
+            f"/flow_runs/{run['id']}/resume", json={"run_input": {"value": "andrew"}}
+        )
+        assert response.status_code == 200, response.text
+        _, err = process.communicate(timeout=20)
+        assert process.returncode == 0, err
+        logs = api.get(f"/flow_runs/{run['id']}/logs").json()
+        assert "Hello, andrew!" in [r["message"] for r in logs]
+        assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "COMPLETED"
