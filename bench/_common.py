@@ -107,18 +107,21 @@ def _healthy(url: str) -> bool:
 def start_server(
     database_url: str | None = None, timeout: float = 30.0
 ) -> Iterator[BenchServer]:
-    """Start `inloop server` on a free port and an empty temp home; stop it with SIGTERM."""
+    """Start `inloop server start` on a free port and an empty temp home; stop it with SIGTERM."""
     with tempfile.TemporaryDirectory(prefix="inloop-bench-") as home:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("INLOOP_")}
         env["INLOOP_HOME"] = home
         if database_url:
             env["INLOOP_DATABASE_URL"] = database_url
-        code = f"from inloop.server.serve import serve; serve(host='127.0.0.1', port={port})"
+        argv = [sys.executable, "-m", "inloop", "server", "start", "--host", "127.0.0.1"]
         health = f"http://127.0.0.1:{port}/api/health"
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL
+            [*argv, "--port", str(port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
         )
         try:
             while not _healthy(health):

@@ -370,9 +370,12 @@ def server_factory() -> Iterator[Callable[..., ServerInfo]]:
 
 
 @pytest.fixture
-def client(server: ServerInfo) -> Any:
+def client(request: pytest.FixtureRequest, server: ServerInfo) -> Any:
+    """`inloop.get_client()` for the active server (`fresh_server` when the test uses it)."""
     import inloop
 
+    if "fresh_server" in request.fixturenames:
+        request.getfixturevalue("fresh_server")
     return inloop.get_client()
 
 

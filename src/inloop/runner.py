@@ -296,8 +296,7 @@ class Runner:
         if child.superseded or self._running(str(child.run.id), other_than=child):
             # The run was suspended (and maybe resumed and claimed again): whatever its state
             # is now belongs to a later execution, not to this process.
-            log.info("Process for %s exited with code %s after it was suspended",
-                     child.label, code)
+            self._log_suspended_exit(child, code)
             return
         client = get_client()
         try:
@@ -314,8 +313,7 @@ class Runner:
                          run.state.name)
             return
         if await self._suspended_since_claim(child):
-            log.info("Process for %s exited with code %s after it was suspended",
-                     child.label, code)
+            self._log_suspended_exit(child, code)
             return
         if child.stop_reason == "forced":
             state, message = StateType.CANCELLED, (
@@ -336,6 +334,13 @@ class Runner:
         with contextlib.suppress(InloopAPIError, *_UNREACHABLE):
             await client.set_flow_run_state(run.id, state, message=message,
                                             expected_seq=run.state_seq)
+
+    def _log_suspended_exit(self, child: _Child, code: int) -> None:
+        if code == 0:
+            log.info("Process for %s exited cleanly (Suspended)", child.label)
+        else:
+            log.info("Process for %s exited with code %s after it was suspended",
+                     child.label, code)
 
     async def _suspended_since_claim(self, child: _Child) -> bool:
         """Did this run suspend after we claimed it? Then its live state is someone else's."""

@@ -226,10 +226,8 @@ class Terminal:
         deadline = time.monotonic() + timeout
         while self.process.poll() is None and time.monotonic() < deadline:
             self._read(0.1)
-        while self._read(0.05) and self.process.poll() is not None:
-            ready, _, _ = select.select([self.master], [], [], 0)
-            if not ready:
-                break
+        while select.select([self.master], [], [], 0.05)[0] and self._read(0):
+            pass  # what the process wrote just before it exited
         return self.process.wait(max(0.1, deadline - time.monotonic()))
 
     def close(self) -> None:

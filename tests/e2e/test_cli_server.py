@@ -10,12 +10,18 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
-from conftest import INLOOP_VARS, free_port, http_get
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def start(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen[str]:
-    base = {k: v for k, v in os.environ.items() if k not in INLOOP_VARS}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("INLOOP_")}
     return subprocess.Popen(
         [sys.executable, "-m", "inloop", "server", "start", *args],
         env={**base, "INLOOP_HOME": str(tmp_path), **env},
@@ -31,11 +37,11 @@ def wait_healthy(process: subprocess.Popen[str], port: int, timeout: float = 20)
         if process.poll() is not None:
             pytest.fail(f"server exited early: {process.communicate()}")
         try:
-            status, body = http_get(f"http://127.0.0.1:{port}/api/health", timeout=1)
-        except OSError:
-            status, body = None, None
-        if status == 200:
-            assert body["status"] == "ok"
+            response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
+        except httpx.HTTPError:
+            response = None
+        if response is not None and response.status_code == 200:
+            assert response.json()["status"] == "ok"
             return
         time.sleep(0.05)
     process.kill()

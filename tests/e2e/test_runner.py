@@ -7,14 +7,25 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import wait_for
+from processes import Spawner, kill_runner_and_runs
 
 from inloop.client import InloopAPIError, ObjectNotFound, get_client
 from inloop.deployments import run_deployment
 from inloop.schemas import StateType
+
+
+@pytest.fixture
+def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
+    spawner = Spawner(tmp_path)
+    yield spawner
+    spawner.close()
+
 
 HELLO = '''
 import os, sys, time
@@ -79,8 +90,6 @@ def test_serve_registers_runs_and_stops_cleanly(server: Any, spawn: Any) -> None
 
 
 def test_run_deployment_timeouts(server: Any, spawn: Any) -> None:
-    scheduled = run_deployment("hello/timeouts", {"name": "x"}, timeout=0) if False else None
-    assert scheduled is None
     runner = serve_hello(spawn, "timeouts")
     run = run_deployment("hello/timeouts", {"name": "quick"}, timeout=0)
     assert run.state.type is StateType.SCHEDULED
@@ -152,12 +161,12 @@ def test_first_interrupt_lets_runs_finish_second_cancels(server: Any, spawn: Any
     runner = serve_hello(spawn, "stop")
     run = run_deployment("hello/stop", {"name": "long", "mode": "sleep"}, timeout=0)
     wait_for(lambda: state_of(run.id) is StateType.RUNNING)
-    runner.signal(signal.SIGINT)
+    runner.send(signal.SIGINT)
     runner.wait_for_output("Waiting for 1 running flow run(s) to finish")
     # No new runs are taken meanwhile.
     later = run_deployment("hello/stop", {"name": "later"}, timeout=0)
     assert state_of(run.id) is StateType.RUNNING
-    runner.signal(signal.SIGINT)
+    runner.send(signal.SIGINT)
     assert runner.wait() == 0
     cancelled = final(run.id)
     assert cancelled.state.type is StateType.CANCELLED
@@ -189,7 +198,7 @@ if __name__ == "__main__":
     runner.wait_for_output("is being served")
     run = run_deployment("waiter/term", timeout=0)
     wait_for(lambda: state_of(run.id) is StateType.RUNNING)
-    runner.signal(signal.SIGTERM)
+    runner.send(signal.SIGTERM)
     runner.wait_for_output("Waiting for 1 running flow run(s)")
     from inloop.input.run_input import send_input
 
@@ -237,16 +246,15 @@ def test_kill_9_of_the_runner_crashes_its_run_and_a_new_runner_serves(
     runner = serve_hello(spawn, "kill", env=fast)
     run = run_deployment("hello/kill", {"name": "doomed", "mode": "sleep"}, timeout=0)
     wait_for(lambda: state_of(run.id) is StateType.RUNNING)
-    runner.signal(signal.SIGKILL)
+    runner.send(signal.SIGKILL)
     crashed = final(run.id, timeout=20)
     assert crashed.state.type is StateType.CRASHED
+    assert "runner executing this flow run exited" in (crashed.state.message or "")
 
     # The machine is lost (runner and run processes at once): the server notices the silence.
     runner2 = serve_hello(spawn, "kill", env=fast)
     run2 = run_deployment("hello/kill", {"name": "doomed2", "mode": "sleep"}, timeout=0)
     wait_for(lambda: state_of(run2.id) is StateType.RUNNING)
-    from e2e_kill import kill_runner_and_runs
-
     kill_runner_and_runs(runner2.pid)
     crashed2 = final(run2.id, timeout=20)
     assert crashed2.state.type is StateType.CRASHED

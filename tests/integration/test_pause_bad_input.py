@@ -275,16 +275,19 @@ def test_concurrent_resumes_exactly_one_wins(server, api) -> None:
 
 
 FLOW_PAUSING_FOR_INTS = """
+import os
 import time
 from inloop import flow, get_run_logger, pause_flow_run
 
 @flow
 def many_pauses(rounds: int = 10):
     logger = get_run_logger()
-    for _ in range(rounds):
+    for i in range(1, rounds + 1):
         value = pause_flow_run(wait_for_input=int)
         logger.info(f"got {value}")
-        time.sleep(0.3)  # stay RUNNING a moment, so a late resume cannot hit the next pause
+        # Pause again only once the test says both racing resumes were answered.
+        while not os.path.exists(f"go-{i}"):
+            time.sleep(0.01)
 
 if __name__ == "__main__":
     many_pauses()
@@ -292,7 +295,7 @@ if __name__ == "__main__":
 
 
 def test_concurrent_resumes_of_a_live_flow_deliver_one_input(
-    server, api, run_flow_script: Callable[..., Any], wait_for: Callable[..., Any]
+    server, api, tmp_path, run_flow_script: Callable[..., Any], wait_for: Callable[..., Any]
 ) -> None:
     before = {r["id"] for r in api.get("/flow_runs", params={"flow_name": "many-pauses"}).json()}
     process = run_flow_script(FLOW_PAUSING_FOR_INTS)
@@ -315,6 +318,7 @@ def test_concurrent_resumes_of_a_live_flow_deliver_one_input(
         responses = race(server.api_url, run["id"], inputs)
         assert sorted(r.status_code for r in responses) == [200, 409], [r.text for r in responses]
         winners.append(inputs[[r.status_code for r in responses].index(200)]["value"])
+        (tmp_path / f"go-{i}").touch()  # the script runs in tmp_path
     _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
 

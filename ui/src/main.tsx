@@ -88,7 +88,7 @@ function App() {
 
 if (window.location.pathname.replace(/\/+$/, '') === '/inbox') preloadInbox();
 
-createRoot(document.getElementById('root')!).render(
+createRoot(document.getElementById('app')!).render(
   <StrictMode>
     <App />
   </StrictMode>,

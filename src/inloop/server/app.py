@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
             # Let long-polls return now instead of at their timeout.
-            db.hub.notify(list(db.hub._waiters))
+            db.hub.close()
             await db.stop()
 
     app = FastAPI(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from inloop.settings import Settings, get_settings
 
 __all__ = ["serve"]
@@ -15,8 +18,22 @@ def serve(
     from inloop.server.app import create_app
 
     settings = settings or get_settings()
+    app = create_app(settings)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # Answer open long-polls now, so shutdown need not wait for them to time out.
+            db = getattr(app.state, "db", None)
+            if db is not None:
+                try:
+                    # A signal handler interrupts the loop's own thread: schedule, don't act.
+                    asyncio.get_running_loop().call_soon_threadsafe(db.hub.close)
+                except RuntimeError:
+                    pass
+            super().handle_exit(sig, frame)
+
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=host or settings.server_host,
         port=port if port is not None else settings.server_port,
         log_level="warning",
@@ -25,4 +42,4 @@ def serve(
         lifespan="on",
         access_log=False,
     )
-    uvicorn.Server(config).run()
+    Server(config).run()

@@ -29,6 +29,17 @@ class WakeupHub:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self.closing = False
+
+    def close(self) -> None:
+        """The server is stopping: every waiter answers with what it has, now."""
+        self.closing = True
+        self.wake_all()
+
+    def wake_all(self) -> None:
+        for waiters in list(self._waiters.values()):
+            for event in list(waiters):
+                event.set()
 
     @contextlib.contextmanager
     def subscribe(self, topics: Iterable[str]) -> Iterator[asyncio.Event]:
@@ -74,7 +85,7 @@ async def wait_until(
             event.clear()
             result = await check()
             remaining = deadline - loop.time()
-            if result is not None or remaining <= 0:
+            if result is not None or remaining <= 0 or hub.closing:
                 return result
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), min(remaining, FALLBACK_RECHECK_SECONDS))
@@ -115,7 +126,7 @@ class PostgresListener:
                 await conn.add_listener(CHANNEL, self._on_notify)
                 self._ready.set()
                 # Anything committed while we were away: wake everyone to re-check.
-                self._hub.notify(list(self._hub._waiters))
+                self._hub.wake_all()
                 await lost.wait()
                 log.warning("LISTEN connection closed; reconnecting")
             except asyncio.CancelledError:

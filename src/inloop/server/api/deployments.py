@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.schemas import Deployment, DeploymentCreate, FlowRun, StateType
@@ -98,13 +98,18 @@ async def run_deployment(
 
 
 @router.post("/runners/claim")
-async def claim(body: ClaimRequest, db: Database = Depends(get_db)) -> FlowRun | None:
+async def claim(
+    body: ClaimRequest, request: Request, db: Database = Depends(get_db)
+) -> FlowRun | None:
     """Take one scheduled run of these deployments, long-polling up to `wait` seconds."""
     ids = [str(i) for i in body.deployment_ids]
     async with db.transaction() as tx:
         await deployments.touch_deployments(tx, ids)
 
     async def take() -> FlowRun | None:
+        if await request.is_disconnected():
+            # The runner gave up waiting (it is stopping): a run claimed now would be orphaned.
+            return None
         async with db.transaction() as tx:
             return await deployments.claim_scheduled_run(tx, ids, body.runner_id)
 

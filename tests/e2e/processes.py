@@ -1,8 +1,8 @@
 """End-to-end helpers: long-lived processes (runners, senders) whose output is read as it comes.
 
-`spawn(path_or_source, *args, env=None, stdin=None)` starts `python <file> *args` against the
-active server, with reader threads draining stdout and stderr (so a chatty process never blocks
-on a full pipe). Every spawned process is killed and reaped at teardown.
+Reader threads drain each process's stdout and stderr (so a chatty process never blocks on a
+full pipe). Not a conftest.py: `from conftest import ...` in this folder must keep meaning
+tests/conftest.py. Each test module makes its `spawn` fixture from a Spawner.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import active_server
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -74,7 +73,7 @@ class Proc:
                 pytest.fail(f"{text!r} not printed within {timeout} s; output:\n{self.output}")
             time.sleep(0.02)
 
-    def signal(self, signum: int) -> None:
+    def send(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.popen.send_signal(signum)
 
@@ -88,7 +87,7 @@ class Proc:
         return code
 
     def stop(self, signum: int = signal.SIGINT, timeout: float = 30) -> int:
-        self.signal(signum)
+        self.send(signum)
         return self.wait(timeout)
 
     def _join(self) -> None:
@@ -117,11 +116,26 @@ def kill_group_of_children(pid: int) -> None:
                 os.killpg(int(entry.name), signal.SIGKILL)
 
 
-@pytest.fixture
-def spawn(server: Any, tmp_path: Path) -> Iterator[Callable[..., Proc]]:
-    started: list[Proc] = []
+def kill_runner_and_runs(pid: int) -> None:
+    """SIGKILL a runner and its run processes at once (the machine is lost)."""
+    kill_group_of_children(pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
-    def run(
+
+class Spawner:
+    """`spawn(path_or_source, *args, env=None, stdin=None)` -> a running Proc.
+
+    Runs `python <file> *args` with this process's environment (which points at the active
+    test server) plus `env`. Every process is killed and reaped by `close()`.
+    """
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.started: list[Proc] = []
+
+    def __call__(
+        self,
         source_or_path: str | os.PathLike[str],
         *args: str,
         env: Mapping[str, str] | None = None,
@@ -130,25 +144,25 @@ def spawn(server: Any, tmp_path: Path) -> Iterator[Callable[..., Proc]]:
     ) -> Proc:
         path = Path(source_or_path)
         if isinstance(source_or_path, str) and ("\n" in source_or_path or not path.is_file()):
-            path = tmp_path / f"script_{len(started)}.py"
+            path = self.tmp_path / f"script_{len(self.started)}.py"
             path.write_text(source_or_path)
-        target = active_server() or server
         popen = subprocess.Popen(
             [sys.executable, str(path), *args],
-            env={**os.environ, **target.env, **(env or {})},
+            env={**os.environ, **(env or {})},
             stdin=stdin if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            cwd=cwd or tmp_path,
+            cwd=cwd or self.tmp_path,
         )
         proc = Proc(popen)
-        started.append(proc)
+        self.started.append(proc)
         return proc
 
-    yield run
-    for proc in started:
-        # A runner's run processes live in their own sessions: end them with it.
-        if proc.popen.poll() is None:
-            kill_group_of_children(proc.pid)
-        proc.close()
+    def close(self) -> None:
+        for proc in self.started:
+            # A runner's run processes live in their own sessions: end them with it.
+            if proc.popen.poll() is None:
+                proc.send(signal.SIGSTOP)  # no new children while we look for them
+                kill_group_of_children(proc.pid)
+            proc.close()
