@@ -98,9 +98,9 @@ class Task(Generic[P, R]):
             return to_jsonable_python(result)
         except PydanticSerializationError as exc:
             raise TaskResultNotSerializable(
-                f"task '{self.name}' returned a {type(result).__name__}, which cannot be stored "
-                f"as JSON ({exc}); return JSON-friendly data (dicts, lists, strings, numbers, "
-                "pydantic models, dataclasses) so a re-executed run can reuse it"
+                f"task '{self.name}' returned a value of type {type(result).__name__}, which "
+                f"cannot be stored as JSON ({exc}); return JSON-friendly data (dicts, lists, "
+                "strings, numbers, pydantic models, dataclasses) so a re-executed run can reuse it"
             ) from None
 
     def _restore(self, stored: Any) -> Any:

@@ -81,3 +81,14 @@ def stop(process: subprocess.Popen[Any]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+
+
+def unlabelled_fields(page: Any) -> list[str]:
+    """Form controls on the page without an accessible label (for the accessibility checks)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('main input, main select, main textarea')]
+            .filter(el => el.type !== 'hidden')
+            .filter(el => !(el.labels && [...el.labels].some(l => l.textContent.trim()))
+                          && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+            .map(el => el.outerHTML.slice(0, 120))"""
+    )

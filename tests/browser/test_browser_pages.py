@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import finish, stop, wait_for_log, wait_for_run, wait_for_state
+from browser_helpers import (
+    finish,
+    stop,
+    unlabelled_fields,
+    wait_for_log,
+    wait_for_run,
+    wait_for_state,
+)
 from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -210,6 +217,7 @@ if __name__ == "__main__":
         card.get_by_label("Loud").check()
         card.get_by_role("button", name=re.compile("Add")).click()
         card.get_by_role("textbox").last.fill("first")
+        assert unlabelled_fields(page) == []
         shoot(page, "form")
         card.get_by_role("button", name="Run deployment").click()
 

@@ -7,7 +7,14 @@ import re
 from typing import Any
 
 import pytest
-from browser_helpers import finish, stop, wait_for_log, wait_for_run, wait_for_state
+from browser_helpers import (
+    finish,
+    stop,
+    unlabelled_fields,
+    wait_for_log,
+    wait_for_run,
+    wait_for_state,
+)
 from playwright.sync_api import Page, Route, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -126,6 +133,7 @@ def test_resume_user_input_from_the_browser(
         age = page.get_by_label("Age")
         expect(name).to_have_value("anonymous")
         expect(age).to_have_value("")
+        assert unlabelled_fields(page) == []
         shoot(page, "form")
 
         # An empty name is refused in the browser: an inline error and no request.
@@ -235,6 +243,7 @@ def test_shirt_order_pauses_again_after_a_validator_error(
         color = page.get_by_label("Color")
         assert size.evaluate("el => el.tagName") == "SELECT"
         assert color.evaluate("el => el.tagName") == "SELECT"
+        assert unlabelled_fields(page) == []
 
         # Nothing chosen: blocked in the browser.
         page.get_by_role("button", name="Resume").click()

@@ -12,6 +12,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop import __version__
 from inloop.server.api import blocks, deployments, flow_runs, inbox, inputs, logs, task_results
@@ -115,13 +117,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+class _ImmutableAssets:
+    """Hashed asset files never change under their name: let browsers keep them for a year."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_cached(message: Message) -> None:
+            if message["type"] == "http.response.start" and message.get("status") == 200:
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"cache-control", b"public, max-age=31536000, immutable"),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_cached)
+
+
 def _mount_ui(app: FastAPI) -> None:
     index = UI_DIR / "index.html"
     assets = UI_DIR / "assets"
     if assets.is_dir():
-        app.mount("/assets", StaticFiles(directory=assets), name="assets")
+        static = GZipMiddleware(_ImmutableAssets(StaticFiles(directory=assets)), minimum_size=1024)
+        app.mount("/assets", static, name="assets")
 
-    @app.get("/{path:path}", include_in_schema=False)
+    @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
     async def _ui(path: str) -> Response:
         # Files at the UI root (favicon, ...) as themselves; every other path is a client-side
         # route, answered with index.html so a reload of /runs/<id>/resume works.
