@@ -78,7 +78,10 @@ async def _wait_for_resume(
         if deadline is not None:
             wait = min(wait, deadline - time.monotonic())
         if wait <= 0:
-            current: FlowRun = await client.read_flow_run(run.id)
+            try:
+                current: FlowRun = await client.read_flow_run(run.id)
+            except (ServerUnavailable, httpx.TransportError):
+                current = run  # cannot ask: the deadline has passed all the same
             if current.state.type is StateType.PAUSED:
                 raise PausedRunTimeout(
                     f"flow run '{run.name}' paused at '{key}' timed out after {timeout:g} s "

@@ -23,7 +23,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, PrivateAttr, create_model
 
 from inloop._dual import dual, on_io_loop, run_sync
-from inloop.client import ServerUnavailable, get_client
+from inloop.client import InloopAPIError, ServerUnavailable, get_client
 from inloop.context import current_flow_run
 from inloop.input.types import infer_annotation, slugify, type_slug
 from inloop.schemas import FlowRunInput
@@ -384,6 +384,11 @@ class GetInputHandler(Generic[T]):
             except (ServerUnavailable, httpx.TransportError):
                 # The wake channel dropped (server restarting?): fall back to polling.
                 await asyncio.sleep(self.poll_interval)
+                continue
+            except InloopAPIError as exc:
+                if exc.status_code < 500:
+                    raise
+                await asyncio.sleep(self.poll_interval)  # a proxy or a stopping server
                 continue
             for item in found:
                 self._after_seq = max(self._after_seq, item.seq)
