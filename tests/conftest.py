@@ -1,5 +1,8 @@
 """Fixtures shared by every test layer: a real inloop server, flow scripts, and waiting.
 
+Use these through fixtures, not `from conftest import ...`: with a conftest.py in more than one
+test directory, which module is `conftest` depends on collection order.
+
 The database comes from `INLOOP_TEST_DATABASE_URL`: unset means SQLite in the server's temp home;
 a `postgresql+asyncpg://` URL (an admin connection, e.g. to the `postgres` database) means each
 server gets a fresh database of its own, created here and dropped at teardown.
@@ -8,6 +11,7 @@ Fixtures:
   server          module-scoped running server; INLOOP_API_URL points at it while active
   fresh_server    the same, function-scoped, on an empty database
   server_factory  start extra servers with their own settings (`server_factory(INLOOP_...=...)`)
+  module_server_factory  the same, servers kept for the whole test module
   client          `inloop.get_client()` for the active server
   run_flow_script run a Python file (or source text) as a subprocess against the active server
   wait_for        `wait_for(predicate, timeout=20, interval=0.05)`: poll until truthy
@@ -53,7 +57,7 @@ INLOOP_VARS = (
 )
 
 
-# --- helpers (importable: `from conftest import wait_for`) ------------------------------------
+# --- helpers -------------------------------------------------------------------------------------
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 20, interval: float = 0.05) -> T:
@@ -352,13 +356,8 @@ def fresh_server() -> Iterator[ServerInfo]:
         yield info
 
 
-@pytest.fixture
-def server_factory() -> Iterator[Callable[..., ServerInfo]]:
-    """`server_factory(activate=False, host="127.0.0.1", **settings)` starts one more server.
-
-    Settings are environment variables for the server, e.g. `INLOOP_API_KEY="k"`; each server
-    is stopped (and its database dropped) at the end of the test.
-    """
+@contextlib.contextmanager
+def _factory() -> Iterator[Callable[..., ServerInfo]]:
     with contextlib.ExitStack() as stack:
 
         def start(
@@ -366,6 +365,25 @@ def server_factory() -> Iterator[Callable[..., ServerInfo]]:
         ) -> ServerInfo:
             return stack.enter_context(running_server(settings, activate=activate, host=host))
 
+        yield start
+
+
+@pytest.fixture
+def server_factory() -> Iterator[Callable[..., ServerInfo]]:
+    """`server_factory(activate=False, host="127.0.0.1", **settings)` starts one more server.
+
+    Settings are environment variables for the server, e.g. `INLOOP_API_KEY="k"`; each server
+    is stopped (and its database dropped) at the end of the test. `activate=True` points this
+    process's INLOOP_API_URL / INLOOP_API_KEY at it meanwhile.
+    """
+    with _factory() as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def module_server_factory() -> Iterator[Callable[..., ServerInfo]]:
+    """`server_factory` whose servers live until the end of the test module."""
+    with _factory() as start:
         yield start
 
 

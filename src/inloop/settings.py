@@ -1,11 +1,12 @@
 """Settings read from `INLOOP_*` environment variables.
 
-Settings are read when asked for, never cached at import, so a test (or a user) that changes the
-environment sees the change on the next call.
+Settings are read when asked for, never at import, and re-read whenever an `INLOOP_*` variable
+changed since the last read, so a test (or a user) that changes the environment sees it at once.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -45,5 +46,16 @@ class Settings(BaseSettings):
         return base[: -len("/api")] if base.endswith("/api") else base
 
 
+_cache: tuple[tuple[tuple[str, str], ...], Settings] | None = None
+
+
 def get_settings() -> Settings:
-    return Settings()
+    """The settings for the current environment (re-read whenever an INLOOP_ variable changes)."""
+    global _cache
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("INLOOP_")))
+    cached = _cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    settings = Settings()
+    _cache = (key, settings)
+    return settings

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from conftest import ServerInfo, running_server
 
 from inloop import flow, get_client
 from inloop.client import InloopAPIError, ObjectNotFound, WrongState
 from inloop.schemas import StateType
+
+if TYPE_CHECKING:
+    from conftest import ServerInfo
 
 
 @pytest.fixture
@@ -199,9 +201,8 @@ def test_client_raises_wrong_state_with_the_detail() -> None:
 
 
 @pytest.fixture(scope="module")
-def small_body_server() -> Iterator[ServerInfo]:
-    with running_server({"INLOOP_MAX_REQUEST_BYTES": "2048"}, activate=False) as info:
-        yield info
+def small_body_server(module_server_factory: Callable[..., ServerInfo]) -> ServerInfo:
+    return module_server_factory(INLOOP_MAX_REQUEST_BYTES="2048")
 
 
 def test_body_over_the_limit_is_413(small_body_server: ServerInfo) -> None:
@@ -244,9 +245,8 @@ KEY = "test-key-" + uuid.uuid4().hex
 
 
 @pytest.fixture(scope="module")
-def keyed_server() -> Iterator[ServerInfo]:
-    with running_server({"INLOOP_API_KEY": KEY}, activate=False) as info:
-        yield info
+def keyed_server(module_server_factory: Callable[..., ServerInfo]) -> ServerInfo:
+    return module_server_factory(INLOOP_API_KEY=KEY)
 
 
 @pytest.mark.parametrize("path", ["/health", "/flow_runs", "/openapi.json", "/inbox"])

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from conftest import ServerInfo
 
 from inloop import flow, get_client, get_run_context, get_run_logger
 from inloop.schemas import FlowRun, StateType
+
+if TYPE_CHECKING:
+    from conftest import ServerInfo
 
 NAME = re.compile(r"^[a-z]+-[a-z]+$")
 pytestmark = pytest.mark.usefixtures("server")

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 
 from inloop import flow
 from inloop.client import ServerUnavailable
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound for a moment, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
 
 SCRIPT = """
 from inloop import flow

@@ -6,14 +6,16 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from conftest import ServerInfo, http_get
 
 from inloop import flow, get_client, get_run_logger
 from inloop.schemas import StateType
+
+if TYPE_CHECKING:
+    from conftest import ServerInfo
 
 
 def start_long_poll(info: ServerInfo) -> tuple[threading.Thread, dict[str, Any]]:
@@ -105,8 +107,9 @@ def test_data_survives_a_restart(server_factory: Callable[..., ServerInfo]) -> N
 
 
 def test_health_names_the_database(server: ServerInfo) -> None:
-    status, body = http_get(f"{server.api_url}/health")
-    assert status == 200
+    response = httpx.get(f"{server.api_url}/health")
+    assert response.status_code == 200
+    body = response.json()
     assert body["status"] == "ok"
     assert body["database"] == ("postgresql" if server.database_url else "sqlite")
     if not server.database_url:
@@ -114,9 +117,9 @@ def test_health_names_the_database(server: ServerInfo) -> None:
 
 
 def test_openapi_and_ui_root(server: ServerInfo) -> None:
-    status, spec = http_get(f"{server.api_url}/openapi.json")
-    assert status == 200
-    assert "/api/flow_runs/{flow_run_id}" in spec["paths"]
-    assert "/api/flow_runs/{flow_run_id}/resume" in spec["paths"]
-    status, page = http_get(f"{server.ui_url}/")
-    assert status == 200 and "<html" in page.lower()
+    spec = httpx.get(f"{server.api_url}/openapi.json")
+    assert spec.status_code == 200
+    assert "/api/flow_runs/{flow_run_id}" in spec.json()["paths"]
+    assert "/api/flow_runs/{flow_run_id}/resume" in spec.json()["paths"]
+    page = httpx.get(f"{server.ui_url}/")
+    assert page.status_code == 200 and "<html" in page.text.lower()

@@ -231,7 +231,7 @@ class AutomaticRunInput(RunInput, Generic[T]):
 
     @classmethod
     def key_prefix(cls) -> str:
-        return f"{type_slug(cls._annotation)}-auto"
+        return f"{type_slug(cls._annotation)}-auto"  # type_slug caches
 
 
 _automatic: dict[str, type[AutomaticRunInput[Any]]] = {}

@@ -9,6 +9,7 @@ type sees it. The prefix spells out the whole annotation (`list[int]` -> `list-i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import types
@@ -52,6 +53,19 @@ def _parts(annotation: Any) -> list[str]:
 
 
 def type_slug(annotation: Any) -> str:
+    """The key prefix stem for an annotation (cached: senders ask on every send)."""
+    try:
+        return _cached_slug(annotation)
+    except TypeError:  # an unhashable annotation: work it out each time
+        return _type_slug(annotation)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_slug(annotation: Any) -> str:
+    return _type_slug(annotation)
+
+
+def _type_slug(annotation: Any) -> str:
     """`str` -> `str`, `list[int]` / `List[int]` -> `list-int`, `int | None` -> `int-or-none`."""
     slug = slugify("-".join(_parts(annotation)))
     if _spelled_out(annotation):

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inloop.schemas import BlockDocument
-from inloop.server.database.engine import Tx
+from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import blocks, utcnow
 from inloop.server.errors import Conflict
 
@@ -29,7 +28,7 @@ def _where(block_type: str, name: str) -> Any:
     return sa.and_(blocks.c.block_type == block_type, blocks.c.name == name)
 
 
-async def read_block(conn: AsyncConnection, block_type: str, name: str) -> BlockDocument | None:
+async def read_block(conn: Connection, block_type: str, name: str) -> BlockDocument | None:
     row = (await conn.execute(sa.select(blocks).where(_where(block_type, name)))).first()
     return _to_document(row) if row is not None else None
 

@@ -6,10 +6,9 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inloop.schemas import Deployment, DeploymentCreate, FlowRun, StateType
-from inloop.server.database.engine import Tx
+from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import deployments, flow_runs, flows, utcnow
 from inloop.server.errors import NotFound
 from inloop.server.store import runs
@@ -73,19 +72,19 @@ async def upsert_deployment(tx: Tx, request: DeploymentCreate) -> Deployment:
     return _to_deployment(row)
 
 
-async def list_deployments(conn: AsyncConnection) -> list[Deployment]:
+async def list_deployments(conn: Connection) -> list[Deployment]:
     query = SELECT.order_by(flows.c.name, deployments.c.name)
     return [_to_deployment(row) for row in await conn.execute(query)]
 
 
-async def read_deployment(conn: AsyncConnection | Tx, dep_id: str) -> Deployment:
+async def read_deployment(conn: Connection, dep_id: str) -> Deployment:
     row = (await conn.execute(SELECT.where(deployments.c.id == dep_id))).first()
     if row is None:
         raise NotFound(f"deployment '{dep_id}' not found")
     return _to_deployment(row)
 
 
-async def read_deployment_by_name(conn: AsyncConnection | Tx, flow: str, name: str) -> Deployment:
+async def read_deployment_by_name(conn: Connection, flow: str, name: str) -> Deployment:
     row = (
         await conn.execute(SELECT.where(flows.c.name == flow).where(deployments.c.name == name))
     ).first()

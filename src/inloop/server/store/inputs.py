@@ -6,11 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inloop.schemas import INPUT_KEY_PATTERN as KEY_PATTERN
 from inloop.schemas import FlowRunInput
-from inloop.server.database.engine import Tx
+from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import flow_run_inputs, utcnow
 from inloop.server.errors import Conflict, Invalid, NotFound
 
@@ -90,7 +89,7 @@ async def put_input(tx: Tx, run_id: str, key: str, value: Any, sender: str | Non
     tx.notify(f"inputs:{run_id}")
 
 
-async def read_input(conn: AsyncConnection | Tx, run_id: str, key: str) -> FlowRunInput | None:
+async def read_input(conn: Connection, run_id: str, key: str) -> FlowRunInput | None:
     row = (
         await conn.execute(
             sa.select(flow_run_inputs)
@@ -102,7 +101,7 @@ async def read_input(conn: AsyncConnection | Tx, run_id: str, key: str) -> FlowR
 
 
 async def filter_inputs(
-    conn: AsyncConnection,
+    conn: Connection,
     run_id: str,
     *,
     prefix: str | None,
@@ -125,7 +124,7 @@ async def filter_inputs(
     return [_to_input(row) for row in await conn.execute(query)]
 
 
-async def list_inputs(conn: AsyncConnection, run_id: str, limit: int = 500) -> list[FlowRunInput]:
+async def list_inputs(conn: Connection, run_id: str, limit: int = 500) -> list[FlowRunInput]:
     query = (
         sa.select(flow_run_inputs)
         .where(flow_run_inputs.c.flow_run_id == run_id)

@@ -6,10 +6,9 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inloop.schemas import LogCreate, LogRecord
-from inloop.server.database.engine import Tx
+from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import flow_runs, logs
 
 __all__ = ["append_logs", "read_logs"]
@@ -54,7 +53,7 @@ async def append_logs(tx: Tx, records: list[LogCreate]) -> int:
 
 
 async def read_logs(
-    conn: AsyncConnection, run_id: str, *, after_id: int = 0, limit: int = 500
+    conn: Connection, run_id: str, *, after_id: int = 0, limit: int = 500
 ) -> list[LogRecord]:
     query = (
         sa.select(logs)

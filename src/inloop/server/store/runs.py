@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inloop.names import generate_run_name
 from inloop.schemas import (
@@ -23,7 +22,7 @@ from inloop.schemas import (
     State,
     StateType,
 )
-from inloop.server.database.engine import Tx
+from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import deployments, flow_run_states, flow_runs, flows, utcnow
 from inloop.server.errors import Conflict, NotFound
 
@@ -188,19 +187,19 @@ async def lock_run(tx: Tx, run_id: str) -> Any:
     return row
 
 
-async def read_run(conn: AsyncConnection | Tx, run_id: str) -> FlowRun | None:
+async def read_run(conn: Connection, run_id: str) -> FlowRun | None:
     row = (await conn.execute(RUN_SELECT.where(flow_runs.c.id == run_id))).first()
     return _to_flow_run(row) if row is not None else None
 
 
-async def require_run_exists(conn: AsyncConnection | Tx, run_id: str) -> None:
+async def require_run_exists(conn: Connection, run_id: str) -> None:
     """A cheap existence check, for endpoints that do not return the run."""
     found = await conn.execute(sa.select(flow_runs.c.id).where(flow_runs.c.id == run_id))
     if found.first() is None:
         raise NotFound(f"flow run '{run_id}' not found")
 
 
-async def require_run(conn: AsyncConnection | Tx, run_id: str) -> FlowRun:
+async def require_run(conn: Connection, run_id: str) -> FlowRun:
     run = await read_run(conn, run_id)
     if run is None:
         raise NotFound(f"flow run '{run_id}' not found")
@@ -208,7 +207,7 @@ async def require_run(conn: AsyncConnection | Tx, run_id: str) -> FlowRun:
 
 
 async def list_runs(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     states: list[StateType] | None = None,
     flow_name: str | None = None,
@@ -230,7 +229,7 @@ async def list_runs(
     return [_to_flow_run(row) for row in await conn.execute(query)]
 
 
-async def state_history(conn: AsyncConnection, run_id: str) -> list[State]:
+async def state_history(conn: Connection, run_id: str) -> list[State]:
     await require_run(conn, run_id)
     rows = await conn.execute(
         sa.select(flow_run_states)
@@ -420,7 +419,7 @@ def _inbox_query() -> sa.Select[Any]:
     return RUN_SELECT.where(flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value]))
 
 
-async def inbox(conn: AsyncConnection, *, limit: int = 50, offset: int = 0) -> list[InboxItem]:
+async def inbox(conn: Connection, *, limit: int = 50, offset: int = 0) -> list[InboxItem]:
     query = _inbox_query().order_by(flow_runs.c.pause_started, flow_runs.c.id)
     items = []
     for row in await conn.execute(query.limit(limit).offset(offset)):
@@ -440,7 +439,7 @@ async def inbox(conn: AsyncConnection, *, limit: int = 50, offset: int = 0) -> l
     return items
 
 
-async def inbox_count(conn: AsyncConnection) -> int:
+async def inbox_count(conn: Connection) -> int:
     query = sa.select(sa.func.count()).select_from(flow_runs).where(
         flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value])
     )

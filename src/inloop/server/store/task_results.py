@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from inloop.server.database.engine import Tx
+from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import task_run_results, utcnow
 from inloop.server.errors import Invalid
 from inloop.server.store import runs
@@ -32,7 +31,7 @@ def _to_dict(row: Any) -> dict[str, Any]:
 
 
 async def read_result(
-    conn: AsyncConnection | Tx, run_id: str, task_key: str
+    conn: Connection, run_id: str, task_key: str
 ) -> dict[str, Any] | None:
     row = (
         await conn.execute(
