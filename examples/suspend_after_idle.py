@@ -1,7 +1,7 @@
 import asyncio
 
 from inloop import flow
-from inloop.logging import get_run_logger 
+from inloop.logging import get_run_logger
 from inloop.flow_runs import suspend_flow_run
 from inloop.blocks.system import JSON
 from inloop.context import get_run_context

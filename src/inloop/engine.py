@@ -111,13 +111,26 @@ async def _finish(
     await flush_run_logs()
     if state is StateType.SUSPENDED:
         return
+    client = get_client()
+    if state is StateType.FAILED and await _is_suspended(run):
+        # Suspended from elsewhere while it ran: the suspension stands, whatever broke since.
+        log.info("Flow run '%s' was suspended while it ran; leaving it suspended", run.name)
+        return
     try:
-        await get_client().set_flow_run_state(run.id, state, message=message)
+        await client.set_flow_run_state(run.id, state, message=message)
     except InloopAPIError as exc:
         # The run moved on without us (cancelled, crashed, timed out): its state says why.
         if exc.status_code != 409:
             raise
         log.warning("Flow run '%s' could not be marked %s: %s", run.name, state.value, exc.detail)
+
+
+async def _is_suspended(run: FlowRun) -> bool:
+    try:
+        current: FlowRun = await get_client().read_flow_run(run.id)
+    except Exception:  # cannot tell: go on and report the failure
+        return False
+    return current.state.is_suspended()
 
 
 def _jsonable(parameters: dict[str, Any]) -> dict[str, Any]:

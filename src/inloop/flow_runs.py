@@ -105,6 +105,8 @@ async def _wait_for_resume(
         seq = current.state_seq
         if current.state.type is StateType.RUNNING:
             return current
+        if current.state.type is StateType.SUSPENDED:
+            raise FlowRunSuspended(key)  # suspended from elsewhere while paused: stop cleanly
         if current.state.type is not StateType.PAUSED:
             raise FlowRunNotRunning(
                 f"flow run '{run.name}' stopped waiting at '{key}': it is now "
@@ -134,14 +136,21 @@ async def _pause(
     if earlier is not None:
         return _answer(run_input_cls, earlier) if run_input_cls else None
 
-    run = await client.pause_flow_run(
-        run_id,
-        key,
-        schema=run_input_cls.model_json_schema() if run_input_cls else None,
-        description=run_input_cls.description() if run_input_cls else None,
-        timeout=timeout,
-        reschedule=reschedule,
-    )
+    try:
+        run = await client.pause_flow_run(
+            run_id,
+            key,
+            schema=run_input_cls.model_json_schema() if run_input_cls else None,
+            description=run_input_cls.description() if run_input_cls else None,
+            timeout=timeout,
+            reschedule=reschedule,
+        )
+    except InloopAPIError as exc:
+        # Suspended from elsewhere (suspend_flow_run(flow_run_id=...)): this is a check point,
+        # so stop here, cleanly, and leave the run suspended.
+        if exc.status_code == 409 and (await client.read_flow_run(run_id)).state.is_suspended():
+            raise FlowRunSuspended(key) from None
+        raise
     if reschedule:
         raise FlowRunSuspended(key)
     await _wait_for_resume(run, key, timeout, poll_interval)

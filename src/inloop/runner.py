@@ -88,6 +88,9 @@ def serve(flow: Flow[Any, Any], name: str, *, limit: int | None = None) -> Any:
         by_signal = asyncio.run(runner.run())
     except KeyboardInterrupt:  # before the runner's own handlers were in place
         by_signal = True
+    except ServerUnavailable as exc:  # nothing to serve against: say so, without a traceback
+        print(f"inloop: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     if by_signal:
         # `asyncio.run(flow.serve(...))` evaluates serve() before asyncio.run starts: exit
         # here, cleanly, instead of handing asyncio.run a None.
@@ -138,8 +141,6 @@ class Runner:
     async def run(self) -> bool:
         """Serve until stopped; True when a signal stopped it."""
         setup_console_logging()
-        self._stopping = asyncio.Event()
-        self._child_exited = asyncio.Event()
         self.deployment = await self._register()
         self._print_panel()
         handled = self._install_signal_handlers()

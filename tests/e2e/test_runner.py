@@ -46,7 +46,7 @@ def hello(name: str, times: int = 1, mode: str = "ok"):
 
 
 if __name__ == "__main__":
-    hello.serve(name="{deployment}")
+    hello.serve(name="{deployment}", limit=int(os.environ.get("LIMIT", "0")) or None)
 '''
 
 
@@ -236,6 +236,17 @@ if __name__ == "__main__":
     assert runner.stop(signal.SIGTERM) == 0
     assert "serve returned True" in runner.stdout
     assert "Traceback" not in runner.output
+
+
+def test_limit_caps_concurrent_runs(server: Any, spawn: Any) -> None:
+    runner = serve_hello(spawn, "limit", env={"LIMIT": "1"})
+    first = run_deployment("hello/limit", {"name": "a", "mode": "sleep"}, timeout=0)
+    wait_for(lambda: state_of(first.id) is StateType.RUNNING)
+    second = run_deployment("hello/limit", {"name": "b"}, timeout=1)
+    assert second.state.type is StateType.SCHEDULED
+    get_client().cancel_flow_run(first.id)
+    assert final(second.id).state.type is StateType.COMPLETED
+    assert runner.stop() == 0
 
 
 def test_kill_9_of_the_runner_crashes_its_run_and_a_new_runner_serves(

@@ -27,7 +27,7 @@ def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
 
 APPROVAL = '''
 from inloop import flow
-from inloop.flow_runs import suspend_flow_run
+from inloop.flow_runs import pause_flow_run, suspend_flow_run
 from inloop.input.run_input import receive_input
 
 
@@ -48,9 +48,16 @@ def listener():
             return
 
 
+@flow
+def pauser():
+    print("pausing")
+    print("answer", pause_flow_run(wait_for_input=str, timeout=600))
+
+
 if __name__ == "__main__":
     import sys
-    (approval if sys.argv[1] == "approval" else listener).serve(name="suspend")
+    flows = {"approval": approval, "listener": listener, "pauser": pauser}
+    flows[sys.argv[1]].serve(name="suspend")
 '''
 
 
@@ -135,6 +142,22 @@ def test_suspending_another_run_stops_its_process(server: Any, spawn: Any) -> No
     send_input("stop", flow_run_id=run.id)
     wait_state(run.id, StateType.COMPLETED)
     assert runner.stop() == 0
+
+
+def test_suspending_a_paused_run_stops_it_at_once_and_cleanly(server: Any, spawn: Any) -> None:
+    runner = serve(spawn, "pauser")
+    run = run_deployment("pauser/suspend", timeout=0)
+    wait_state(run.id, StateType.PAUSED)
+    suspend_flow_run(flow_run_id=run.id)
+    runner.wait_for_output("exited cleanly (Suspended)", timeout=4)  # at its check point
+    assert "Traceback" not in runner.output
+
+    resume_flow_run(run.id)
+    wait_state(run.id, StateType.PAUSED)  # executed again from the top, paused again
+    resume_flow_run(run.id, {"value": "yes"})
+    wait_state(run.id, StateType.COMPLETED)
+    runner.wait_for_output("answer yes")
+    assert runner.stdout.count("pausing") == 2
 
 
 def test_a_resume_without_a_runner_waits_scheduled_until_one_comes(

@@ -119,10 +119,10 @@ async def resume_run(
     row = await runs.lock_run(tx, run_id)
     current = StateType(row.state_type)
     if current not in (StateType.PAUSED, StateType.SUSPENDED):
-        why = f": {row.state_message}" if row.state_message else ""
+        why = f" ({row.state_message})" if row.state_message else ""
         raise Conflict(
-            f"flow run '{row.name}' is not paused (state: {row.state_name}{why}); "
-            "only paused or suspended runs can be resumed"
+            f"flow run '{row.name}' is not paused (state: {row.state_name}); "
+            f"only paused or suspended runs can be resumed{why}"
         )
     if row.pause_deadline is not None and row.pause_deadline < utcnow():
         raise Conflict(
