@@ -1,6 +1,5 @@
 # The seed's complete example, verbatim (prefect -> inloop). Its sender reads the terminal
 # with a blocking input() inside an async flow, as the seed does.
-# ruff: noqa: ASYNC250
 
 import asyncio
 import sys

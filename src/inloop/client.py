@@ -29,6 +29,7 @@ from inloop.schemas import (
 from inloop.settings import get_settings
 
 __all__ = [
+    "Conflict",
     "InloopAPIError",
     "InloopClient",
     "ObjectAlreadyExists",
@@ -55,12 +56,16 @@ class ObjectNotFound(InloopAPIError):
     pass
 
 
-class ObjectAlreadyExists(InloopAPIError):
+class Conflict(InloopAPIError):
+    """409: the request clashes with what the server holds."""
+
+
+class ObjectAlreadyExists(Conflict):
     pass
 
 
-class WrongState(InloopAPIError):
-    pass
+class WrongState(Conflict):
+    """The run is not in a state that allows this (the message says which state it is in)."""
 
 
 class ServerUnavailable(ConnectionError):
@@ -89,7 +94,7 @@ def _error_for(response: httpx.Response) -> InloopAPIError:
     if response.status_code == 404:
         cls = ObjectNotFound
     elif response.status_code == 409:
-        cls = WrongState if "state" in str(detail) else ObjectAlreadyExists
+        cls = ObjectAlreadyExists if "already" in str(detail) else WrongState
     return cls(response.status_code, detail, response.request.method, str(response.request.url))
 
 
