@@ -120,8 +120,10 @@ def _pool(api_url: str, api_key: str | None) -> httpx.AsyncClient:
         pool = httpx.AsyncClient(
             base_url=api_url.rstrip("/"),
             headers=headers,
-            timeout=httpx.Timeout(30.0, connect=5.0),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            timeout=httpx.Timeout(30.0, connect=5.0, pool=None),
+            # One server process answers them all: more connections only add handshakes.
+            # Requests beyond the limit queue for a free connection (no pool timeout).
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
         )
         _pools[key] = pool
         if len(_pools) == 1:
@@ -168,14 +170,14 @@ class InloopClient:
         expect: Sequence[int] = (200, 201, 204),
     ) -> Any:
         pool = _pool(self.api_url, self.api_key)
-        request_timeout = httpx.Timeout(timeout or 30.0, connect=5.0)
+        request_timeout = httpx.Timeout(timeout or 30.0, connect=5.0, pool=None)
         for attempt in range(CONNECT_RETRIES + 1):
             try:
                 response = await pool.request(
                     method, path, json=json, params=params, timeout=request_timeout
                 )
                 break
-            except httpx.ConnectError as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing was sent: retrying is safe for every method.
                 if attempt == CONNECT_RETRIES:
                     raise ServerUnavailable(

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -101,10 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
-    api = APIRouter(prefix="/api")
-    for module in (inbox, flow_runs, inputs, logs, blocks, deployments, task_results):
-        api.include_router(module.router)
-    app.include_router(api)
+    # Routes are matched in order: the hot paths (inputs, runs) first, each router mounted on
+    # the app directly (a nested router would match every request twice).
+    for module in (inputs, flow_runs, logs, task_results, blocks, deployments, inbox):
+        app.include_router(module.router, prefix="/api")
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     async def _unknown_api(rest: str) -> JSONResponse:

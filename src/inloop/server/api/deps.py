@@ -9,12 +9,13 @@ from inloop.server.database.engine import Database
 __all__ = ["actor", "get_db"]
 
 
-def get_db(request: Request) -> Database:
+# Async on purpose: FastAPI runs plain-def dependencies in a worker thread, a hop per request.
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def actor(request: Request) -> str:
+async def actor(request: Request) -> str:
     """Who did this, for the state history: the client's declared user, and how it got in."""
     declared = (request.headers.get("x-inloop-actor") or "").strip()[:100] or "anonymous"
     if request.app.state.settings.api_key:
