@@ -59,17 +59,7 @@ INLOOP_VARS = (
 
 # --- helpers -------------------------------------------------------------------------------------
 
-
-def wait_for(predicate: Callable[[], T], timeout: float = 20, interval: float = 0.05) -> T:
-    """Call `predicate` until it returns something truthy and return that; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            pytest.fail(f"condition not met within {timeout} s: {predicate!r} -> {result!r}")
-        time.sleep(interval)
+from waiting import wait_for  # noqa: E402 - re-exported for fixtures below
 
 
 def free_port() -> int:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
 from processes import EXAMPLES, Spawner
+from waiting import wait_for
 
 from inloop.blocks.system import JSON
 from inloop.client import get_client

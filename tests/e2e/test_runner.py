@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
 from processes import Spawner, kill_runner_and_runs
+from waiting import wait_for
 
 from inloop.client import InloopAPIError, ObjectNotFound, get_client
 from inloop.deployments import run_deployment

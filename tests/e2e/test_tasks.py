@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
 from processes import Spawner
+from waiting import wait_for
 
 from inloop import flow, task
 from inloop.client import get_client
