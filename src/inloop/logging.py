@@ -70,6 +70,9 @@ class _RunLogShipper(logging.Handler):
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._wake: asyncio.Event | None = None
+        # One batch in flight at a time, so records are stored in the order they were logged
+        # (the batching task and an end-of-run flush would otherwise race).
+        self._shipping: asyncio.Lock | None = None
         self._task: asyncio.Task[None] | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -119,6 +122,12 @@ class _RunLogShipper(logging.Handler):
             await self.ship()
 
     async def ship(self) -> None:
+        if self._shipping is None:
+            self._shipping = asyncio.Lock()  # created on the I/O loop, its only user
+        async with self._shipping:
+            await self._ship_pending()
+
+    async def _ship_pending(self) -> None:
         from inloop.client import get_client
 
         while batch := self._take():
