@@ -211,15 +211,16 @@ class RunInput(BaseModel):
         flow_run_id: UUID | str | None = None,
         with_metadata: bool = True,
     ) -> GetInputHandler[Any]:
-        return GetInputHandler(
+        """`receive_input(cls, ...)`: iterate this run's inputs of this class."""
+        return receive_input(
             cls,
-            key_prefix=key_prefix,
             timeout=timeout,
             poll_interval=poll_interval,
             raise_timeout_error=raise_timeout_error,
             exclude_keys=exclude_keys,
+            key_prefix=key_prefix,
             flow_run_id=flow_run_id,
-            unwrap=not with_metadata,
+            with_metadata=with_metadata,
         )
 
 
