@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["dual", "io_loop", "on_io_loop", "run_sync"]
+__all__ = ["async_twin", "dual", "io_loop", "on_io_loop", "run_sync"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -166,3 +166,20 @@ def dual(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Any]:
 
     call.aio = fn  # type: ignore[attr-defined]
     return call
+
+
+def async_twin(dual_fn: Callable[P, Any]) -> Callable[P, Coroutine[Any, Any, Any]]:
+    """The explicit `*_async` form of a dual function: a coroutine function, on any thread.
+
+    For code that wants no rule at all: `await send_input_async(...)` is always awaitable.
+    """
+    impl: Callable[P, Coroutine[Any, Any, Any]] = dual_fn.aio  # type: ignore[attr-defined]
+
+    @functools.wraps(impl)
+    async def twin(*args: P.args, **kwargs: P.kwargs) -> Any:
+        return await on_io_loop(impl(*args, **kwargs))
+
+    twin.__name__ = f"{dual_fn.__name__}_async"
+    twin.__qualname__ = f"{dual_fn.__qualname__}_async"
+    return twin
+

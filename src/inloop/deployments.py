@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 
-from inloop._dual import dual
+from inloop._dual import async_twin, dual
 from inloop.client import ServerUnavailable, get_client
 from inloop.context import current_flow_run
 from inloop.schemas import FlowRun
 
-__all__ = ["run_deployment"]
+__all__ = ["run_deployment", "run_deployment_async"]
 
 LONG_POLL_SECONDS = 30.0
 RETRY_SECONDS = 1.0
@@ -52,3 +52,7 @@ async def run_deployment(
             # The server is restarting: the run goes on without us; look again shortly.
             await asyncio.sleep(RETRY_SECONDS)
     return run
+
+
+run_deployment_async = async_twin(run_deployment)  # always a coroutine function (see inloop._dual)
+

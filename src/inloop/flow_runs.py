@@ -16,7 +16,7 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel
 
-from inloop._dual import dual
+from inloop._dual import async_twin, dual
 from inloop.client import InloopAPIError, ServerUnavailable, get_client
 from inloop.context import current_flow_run
 from inloop.engine import FlowRunSuspended
@@ -32,8 +32,11 @@ __all__ = [
     "FlowRunNotRunning",
     "PausedRunTimeout",
     "pause_flow_run",
+    "pause_flow_run_async",
     "resume_flow_run",
+    "resume_flow_run_async",
     "suspend_flow_run",
+    "suspend_flow_run_async",
 ]
 
 LONG_POLL_SECONDS = 30.0
@@ -217,3 +220,10 @@ async def resume_flow_run(
     """Resume a paused or suspended run; the server checks `run_input` against its schema."""
     payload = run_input.model_dump(mode="json") if isinstance(run_input, BaseModel) else run_input
     return FlowRun.model_validate(await get_client().resume_flow_run(flow_run_id, payload))
+
+
+# Explicit async twins (see inloop._dual): coroutine functions wherever they are called.
+pause_flow_run_async = async_twin(pause_flow_run)
+suspend_flow_run_async = async_twin(suspend_flow_run)
+resume_flow_run_async = async_twin(resume_flow_run)
+

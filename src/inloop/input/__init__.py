@@ -8,6 +8,7 @@ from inloop.input.run_input import (
     keyset_from_base_key,
     receive_input,
     send_input,
+    send_input_async,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "keyset_from_base_key",
     "receive_input",
     "send_input",
+    "send_input_async",
 ]

@@ -22,7 +22,7 @@ import httpx
 import pydantic
 from pydantic import BaseModel, ConfigDict, PrivateAttr, create_model
 
-from inloop._dual import dual, on_io_loop, run_sync
+from inloop._dual import async_twin, dual, on_io_loop, run_sync
 from inloop.client import InloopAPIError, ServerUnavailable, get_client
 from inloop.context import current_flow_run
 from inloop.input.types import infer_annotation, slugify, type_slug
@@ -40,6 +40,7 @@ __all__ = [
     "receive_input",
     "run_input_class_for",
     "send_input",
+    "send_input_async",
 ]
 
 T = TypeVar("T")
@@ -304,6 +305,9 @@ async def send_input(
 ) -> None:
     """Send a value (built-in, BaseModel or RunInput) to a flow run; it waits there until read."""
     await _send(as_run_input(run_input), flow_run_id, sender, key_prefix)
+
+
+send_input_async = async_twin(send_input)  # always a coroutine function (see inloop._dual)
 
 
 class GetInputHandler(Generic[T]):
