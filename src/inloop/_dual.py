@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["async_twin", "dual", "io_loop", "on_io_loop", "run_sync"]
+__all__ = ["async_twin", "dual", "io_loop", "loop_is_running", "on_io_loop", "run_sync"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -144,7 +144,7 @@ async def on_io_loop(coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
-def _loop_is_running() -> bool:
+def loop_is_running() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -160,7 +160,7 @@ def dual(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Any]:
         coro = fn(*args, **kwargs)
         if _on_io_thread():
             return coro
-        if _loop_is_running():
+        if loop_is_running():
             return on_io_loop(coro)
         return run_sync(coro)
 

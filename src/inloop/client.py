@@ -36,6 +36,7 @@ __all__ = [
     "ObjectNotFound",
     "ServerUnavailable",
     "WrongState",
+    "describe_detail",
     "get_client",
 ]
 
@@ -49,7 +50,7 @@ class InloopAPIError(Exception):
     def __init__(self, status_code: int, detail: Any, method: str, url: str) -> None:
         self.status_code = status_code
         self.detail = detail
-        super().__init__(f"{method} {url} -> {status_code}: {_describe(detail)}")
+        super().__init__(f"{method} {url} -> {status_code}: {describe_detail(detail)}")
 
 
 class ObjectNotFound(InloopAPIError):
@@ -72,12 +73,13 @@ class ServerUnavailable(ConnectionError):
     pass
 
 
-def _describe(detail: Any) -> str:
+def describe_detail(detail: Any) -> str:
+    """A server error's `detail` as one line (a 422 lists each field's error)."""
     if isinstance(detail, list):
         parts = []
         for item in detail:
             if isinstance(item, dict):
-                loc = ".".join(str(p) for p in item.get("loc", []))
+                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
                 parts.append(f"{loc}: {item.get('msg')}" if loc else str(item.get("msg")))
             else:
                 parts.append(str(item))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from inloop import context as run_context
-from inloop._dual import add_shutdown_hook, on_io_loop, run_sync
+from inloop._dual import add_shutdown_hook, loop_is_running, on_io_loop, run_sync
 from inloop.client import InloopAPIError, get_client
 from inloop.logging import capture_prints, flush_run_logs, setup_console_logging
 from inloop.schemas import FlowRun, StateType
@@ -186,7 +186,7 @@ def run_flow_sync(
             run_context.leave(token)
 
     try:
-        if _loop_running():
+        if loop_is_running():
             # A sync flow called from async code: give it a thread with no running loop.
             with concurrent.futures.ThreadPoolExecutor(1, "inloop-flow") as pool:
                 result = pool.submit(contextvars.copy_context().run, call).result()
@@ -230,14 +230,6 @@ async def run_flow_async(
     _log_final(run, StateType.COMPLETED)
     await on_io_loop(_finish(run, StateType.COMPLETED))
     return result
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 add_shutdown_hook(flush_run_logs)

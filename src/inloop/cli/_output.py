@@ -10,7 +10,7 @@ import functools
 import os
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = [
     "UserError",
     "console",
-    "describe_detail",
     "err_console",
     "fail",
     "first_line",
@@ -70,20 +69,6 @@ def console() -> Console:
 @functools.cache
 def err_console() -> Console:
     return _make_console(stderr=True)
-
-
-def describe_detail(detail: Any) -> str:
-    """A server error's `detail` as one line (422 details list each field's error)."""
-    if isinstance(detail, list):
-        parts = []
-        for item in detail:
-            if isinstance(item, dict):
-                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
-                parts.append(f"{loc}: {item.get('msg')}" if loc else str(item.get("msg")))
-            else:
-                parts.append(str(item))
-        return "; ".join(parts)
-    return str(detail)
 
 
 def print_error(message: str) -> None:

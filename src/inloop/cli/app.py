@@ -11,7 +11,7 @@ import sys
 import typer
 
 from inloop.cli import deployments, flow_runs, inbox, server
-from inloop.cli._output import UserError, describe_detail, print_error
+from inloop.cli._output import UserError, print_error
 
 __all__ = ["app", "main"]
 
@@ -33,7 +33,7 @@ def _error_message(exc: Exception) -> str | None:
     if isinstance(exc, UserError):
         return str(exc)
     if "inloop.client" in sys.modules:
-        from inloop.client import InloopAPIError, ServerUnavailable
+        from inloop.client import InloopAPIError, ServerUnavailable, describe_detail
 
         if isinstance(exc, InloopAPIError):
             return describe_detail(exc.detail)

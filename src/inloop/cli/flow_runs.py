@@ -14,7 +14,6 @@ from rich.text import Text
 from inloop.cli._output import (
     UserError,
     console,
-    describe_detail,
     first_line,
     format_time,
     relative,
@@ -272,6 +271,8 @@ def _prompt_and_resume(client: InloopClient, flow_run_id: str, pause: dict[str, 
 
 def _rejected_fields(detail: list[Any]) -> dict[str, list[str]]:
     """Field name -> messages, from 422 errors located at `run_input.<field>...`."""
+    from inloop.client import describe_detail
+
     found: dict[str, list[str]] = {}
     for item in detail:
         if not isinstance(item, dict):

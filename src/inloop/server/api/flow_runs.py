@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.schemas import (
+    FINAL_STATES,
     FlowRun,
     FlowRunCreate,
     PauseRequest,
@@ -25,6 +26,7 @@ from inloop.server.wakeups import wait_until
 
 router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
 MAX_WAIT = 60.0
+LIVE = frozenset(StateType) - FINAL_STATES
 
 
 class HeartbeatRequest(BaseModel):
@@ -78,12 +80,13 @@ async def list_flow_runs(
 async def heartbeat(body: HeartbeatRequest, db: Database = Depends(get_db)) -> HeartbeatResponse:
     async with db.transaction() as tx:
         await runs.heartbeat(tx, body.ids, body.runner_id)
-    stopped: dict[str, StateType] = {}
     async with db.read() as conn:
-        for run_id in body.ids:
-            run = await runs.read_run(conn, run_id)
-            if run is None or run.state.is_final():
-                stopped[run_id] = run.state.type if run else StateType.CANCELLED
+        current = await runs.states_of(conn, body.ids)
+    stopped = {
+        run_id: current.get(run_id, StateType.CANCELLED)
+        for run_id in body.ids
+        if current.get(run_id) not in LIVE
+    }
     return HeartbeatResponse(stopped=stopped)
 
 
@@ -159,8 +162,8 @@ async def pause(flow_run_id: str, body: PauseRequest, db: Database = Depends(get
 
 @router.get("/{flow_run_id}/pause")
 async def read_pause(flow_run_id: str, db: Database = Depends(get_db)) -> dict[str, Any]:
-    async with db.transaction() as tx:
-        return await pauses.read_pause(tx, flow_run_id)
+    async with db.read() as conn:
+        return await pauses.read_pause(conn, flow_run_id)
 
 
 @router.post("/{flow_run_id}/resume")

@@ -15,7 +15,7 @@ from jsonschema import validators
 from jsonschema.exceptions import SchemaError
 
 from inloop.schemas import FlowRun, PauseRequest, StateType
-from inloop.server.database.engine import Tx
+from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Invalid
 from inloop.server.store import inputs, runs
@@ -74,21 +74,22 @@ async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
     return await runs.write_state(tx, row, new, None, details, extra)
 
 
-async def read_pause(tx: Tx, run_id: str) -> dict[str, Any]:
-    row = await runs.lock_run(tx, run_id)
-    if StateType(row.state_type) not in (StateType.PAUSED, StateType.SUSPENDED):
+async def read_pause(conn: Connection, run_id: str) -> dict[str, Any]:
+    """What a waiting run asks for: its pause key, JSON schema, description and deadline."""
+    run = await runs.require_run(conn, run_id)
+    if run.pause is None:
         raise Conflict(
-            f"flow run '{row.name}' is not paused (state: {row.state_name}); "
+            f"flow run '{run.name}' is not paused (state: {run.state.name}); "
             "only paused or suspended runs wait for input"
         )
-    schema = await inputs.read_input(tx, run_id, f"{row.pause_key}-schema")
-    description = await inputs.read_input(tx, run_id, f"{row.pause_key}-description")
+    schema = await inputs.read_input(conn, run_id, f"{run.pause.key}-schema")
+    description = await inputs.read_input(conn, run_id, f"{run.pause.key}-description")
     return {
-        "key": row.pause_key,
+        "key": run.pause.key,
         "schema": schema.value if schema else None,
         "description": description.value if description else None,
-        "deadline": row.pause_deadline,
-        "reschedule": row.pause_reschedule,
+        "deadline": run.pause.deadline,
+        "reschedule": run.pause.reschedule,
     }
 
 

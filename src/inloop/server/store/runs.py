@@ -42,6 +42,7 @@ __all__ = [
     "require_run_exists",
     "set_state",
     "state_history",
+    "states_of",
     "write_state",
 ]
 
@@ -190,6 +191,14 @@ async def lock_run(tx: Tx, run_id: str) -> Any:
 async def read_run(conn: Connection, run_id: str) -> FlowRun | None:
     row = (await conn.execute(RUN_SELECT.where(flow_runs.c.id == run_id))).first()
     return _to_flow_run(row) if row is not None else None
+
+
+async def states_of(conn: Connection, run_ids: list[str]) -> dict[str, StateType]:
+    """The current state of each of these runs that exists, in one query."""
+    rows = await conn.execute(
+        sa.select(flow_runs.c.id, flow_runs.c.state_type).where(flow_runs.c.id.in_(run_ids))
+    )
+    return {row.id: StateType(row.state_type) for row in rows}
 
 
 async def require_run_exists(conn: Connection, run_id: str) -> None:
