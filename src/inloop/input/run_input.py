@@ -125,13 +125,16 @@ class RunInput(BaseModel):
             info.default = value
             info.default_factory = None
             fields[name] = (info.annotation, info)
-        subclass = create_model(  # type: ignore[call-overload]
+        subclass: Any = create_model(  # type: ignore[call-overload]
             cls.__name__, __base__=cls, __module__=cls.__module__, **fields
         )
         subclass._description = (  # type: ignore[attr-defined]
             description if description is not None else cls._description
         )
-        return cast("type[Self]", subclass)
+        # create_model's declared return type differs between pydantic releases; an annotated
+        # assignment states ours without a cast that one release or another calls redundant.
+        result: type[Self] = subclass
+        return result
 
     @classmethod
     def load_from_flow_run_input(cls, flow_run_input: FlowRunInput) -> Self:
