@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'react';
 import { ErrorMessage, Loading } from './common';
+import { LongText } from './LongValue';
 import { useLiveLogs } from '../live';
 
 function clock(iso: string) {
@@ -46,7 +47,7 @@ export function Logs({ runId }: { runId: string }) {
               <span className="log-time">{clock(line.timestamp)}</span>
               <span className="log-level">{line.level_name}</span>
               <span className="log-logger">{line.logger}</span>
-              <span className="log-message">{line.message}</span>
+              <LongText as="span" text={line.message} className="log-message" filename={`log-${line.id}.txt`} />
             </div>
           ))}
         </div>
