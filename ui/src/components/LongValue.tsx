@@ -10,14 +10,14 @@ const PREVIEW_LINES = 50;
 /** Past this many bytes the whole value is not put on the page unless asked ("Show anyway"). */
 const DOM_LIMIT_BYTES = 1024 * 1024;
 
-/** The first PREVIEW_LINES lines, at most PREVIEW_CHARS characters; null when that is all of it. */
-function previewOf(text: string): string | null {
-  let end = Math.min(text.length, PREVIEW_CHARS);
+/** The first `lines` lines, at most `chars` characters; null when that is all of it. */
+function previewOf(text: string, chars: number, lines: number): string | null {
+  let end = Math.min(text.length, chars);
   let newline = -1;
-  for (let line = 0; line < PREVIEW_LINES; line++) {
+  for (let line = 0; line < lines; line++) {
     newline = text.indexOf('\n', newline + 1);
     if (newline < 0 || newline >= end) break;
-    if (line === PREVIEW_LINES - 1) end = newline;
+    if (line === lines - 1) end = newline;
   }
   return end < text.length ? text.slice(0, end) : null;
 }
@@ -30,8 +30,8 @@ function download(text: string, filename: string, type: string) {
   document.body.append(link);
   link.click();
   link.remove();
-  // The browser has taken the file once the click's task has run.
-  setTimeout(() => URL.revokeObjectURL(url), 0);
+  // Revoking at once can cancel a download the browser has not started reading yet.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 interface LongTextProps {
@@ -43,11 +43,22 @@ interface LongTextProps {
   type?: string;
   /** Render the text in a <pre> (JSON) or a <span> (a log message). */
   as?: 'pre' | 'span';
+  /** A preview's size: longer texts are collapsed to it. */
+  previewChars?: number;
+  previewLines?: number;
 }
 
-export function LongText({ text, className, filename, type = 'text/plain', as = 'pre' }: LongTextProps) {
+export function LongText({
+  text,
+  className,
+  filename,
+  type = 'text/plain',
+  as = 'pre',
+  previewChars = PREVIEW_CHARS,
+  previewLines = PREVIEW_LINES,
+}: LongTextProps) {
   const [expanded, setExpanded] = useState(false);
-  const preview = useMemo(() => previewOf(text), [text]);
+  const preview = useMemo(() => previewOf(text, previewChars, previewLines), [text, previewChars, previewLines]);
   const bytes = useMemo(() => (preview === null ? 0 : new Blob([text]).size), [text, preview]);
   const Tag = as;
   if (preview === null) return <Tag className={className}>{text}</Tag>;
