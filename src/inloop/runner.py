@@ -39,7 +39,6 @@ __all__ = ["Runner", "entrypoint_for", "serve"]
 
 log = logging.getLogger("inloop.runner")
 
-CLAIM_WAIT_SECONDS = 30.0
 WATCH_WAIT_SECONDS = 30.0
 # A run that ends or suspends itself exits within moments; one suspended (or crashed) from
 # elsewhere keeps running, and is stopped once this grace has passed.
@@ -198,7 +197,7 @@ class Runner:
                 continue
             assert self.deployment is not None
             claim = client.claim_flow_run(
-                [self.deployment.id], self.runner_id, wait=CLAIM_WAIT_SECONDS
+                [self.deployment.id], self.runner_id, wait=get_settings().runner_poll_seconds
             )
             try:
                 done, run = await self._until_stopping(claim)

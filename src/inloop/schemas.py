@@ -225,6 +225,9 @@ class Deployment(BaseModel):
     parameter_schema: dict[str, Any] = Field(default_factory=dict)
     created: datetime
     last_polled: datetime | None = None
+    # Computed when read: a runner claimed work within twice its poll interval (see
+    # store.deployments.with_runner_status).
+    runner_online: bool = False
 
 
 class InboxItem(BaseModel):

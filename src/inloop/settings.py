@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # How long a runner may stay silent before the server calls its runs crashed.
     heartbeat_grace_seconds: float = 30.0
     heartbeat_interval_seconds: float = 5.0
+    # How long a runner's long-poll for work lasts (the server allows at most 60). The server
+    # shows a deployment's runner as online while it polled within about twice this.
+    runner_poll_seconds: float = Field(default=30.0, gt=0, le=60)
     logging_level: str = "INFO"
 
     @property

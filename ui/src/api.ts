@@ -12,6 +12,8 @@ export type StateType =
   | 'CRASHED'
   | 'CANCELLED';
 
+export const FINAL_STATE_TYPES: StateType[] = ['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'];
+
 export const STATE_TYPES: StateType[] = [
   'SCHEDULED',
   'PENDING',
@@ -103,6 +105,8 @@ export interface Deployment {
   parameter_schema: JsonObject | null;
   created: string;
   last_polled: string | null;
+  /** A runner asked for this deployment's work within about twice its poll interval. */
+  runner_online: boolean;
 }
 
 export interface ValidationIssue {
@@ -257,6 +261,7 @@ export const api = {
   pause: (id: string, signal?: AbortSignal) => request<PauseDetails>(`/flow_runs/${id}/pause`, { signal }),
   resume: (id: string, runInput: Json | null) =>
     request<FlowRun>(`/flow_runs/${id}/resume`, { method: 'POST', body: { run_input: runInput } }),
+  cancel: (id: string) => request<FlowRun>(`/flow_runs/${id}/cancel`, { method: 'POST' }),
   inbox: (limit: number, offset: number, signal?: AbortSignal) =>
     request<InboxItem[]>(`/inbox${query({ limit, offset })}`, { signal }),
   inboxCount: (signal?: AbortSignal) => request<{ count: number }>('/inbox/count', { signal }),

@@ -35,3 +35,24 @@ export function relative(iso: string, now: number): string {
 export function shortId(id: string): string {
   return id.slice(0, 8);
 }
+
+/** Bytes for people: "812 B", "4.2 KiB", "15.0 MiB". */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** How long a run has run: start to end, or start to now while it is live; null before it starts. */
+export function runDuration(run: { start_time: string | null; end_time: string | null }, now: number): string | null {
+  if (!run.start_time) return null;
+  const start = new Date(run.start_time).getTime();
+  const end = run.end_time ? new Date(run.end_time).getTime() : now;
+  return formatDuration(end - start);
+}

@@ -1,6 +1,11 @@
 import { useEffect, useRef } from 'react';
 import { ErrorMessage, Loading } from './common';
+import { LongText } from './LongValue';
 import { useLiveLogs } from '../live';
+
+// A log is read line by line: a long message shows a few lines until asked for all of it.
+const LOG_PREVIEW_CHARS = 600;
+const LOG_PREVIEW_LINES = 12;
 
 function clock(iso: string) {
   const date = new Date(iso);
@@ -46,7 +51,14 @@ export function Logs({ runId }: { runId: string }) {
               <span className="log-time">{clock(line.timestamp)}</span>
               <span className="log-level">{line.level_name}</span>
               <span className="log-logger">{line.logger}</span>
-              <span className="log-message">{line.message}</span>
+              <LongText
+                as="span"
+                text={line.message}
+                className="log-message"
+                filename={`log-${line.id}.txt`}
+                previewChars={LOG_PREVIEW_CHARS}
+                previewLines={LOG_PREVIEW_LINES}
+              />
             </div>
           ))}
         </div>

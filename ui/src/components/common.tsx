@@ -1,5 +1,5 @@
 import { lazy, Suspense, type ReactNode } from 'react';
-import { ApiError, type Json, type StateType } from '../api';
+import { ApiError, type StateType } from '../api';
 
 const LazyMarkdown = lazy(() => import('./Markdown'));
 
@@ -11,8 +11,14 @@ export function Markdown({ source }: { source: string }) {
   );
 }
 
+/** A state's name on its own colour (every state type has one; the text says it too). */
 export function StateBadge({ type, name }: { type: StateType; name?: string }) {
-  return <span className={`state state-${type.toLowerCase()}`}>{name || type.toLowerCase()}</span>;
+  const label = type.toLowerCase();
+  return (
+    <span className={`state state-${label}`} data-state={type} title={name && name.toLowerCase() !== label ? label : undefined}>
+      {name || label}
+    </span>
+  );
 }
 
 export function ErrorMessage({ error }: { error: unknown }) {
@@ -35,9 +41,7 @@ export function Loading({ what = 'Loading' }: { what?: string }) {
   );
 }
 
-export function JsonView({ value }: { value: Json | undefined }) {
-  return <pre className="json">{JSON.stringify(value ?? null, null, 2)}</pre>;
-}
+export { JsonView } from './LongValue';
 
 export function Section({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
   return (

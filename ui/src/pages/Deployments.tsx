@@ -9,6 +9,22 @@ const SchemaForm = lazy(() => import('../components/SchemaForm'));
 
 const EMPTY_SCHEMA: JsonObject = { type: 'object', properties: {} };
 
+function RunnerStatus({ deployment }: { deployment: Deployment }) {
+  const polled = deployment.last_polled;
+  if (deployment.runner_online) {
+    return (
+      <span className="runner runner-online" data-testid="runner-status" title={polled ? `last polled ${formatTime(polled)}` : undefined}>
+        runner online
+      </span>
+    );
+  }
+  return (
+    <span className="runner runner-offline" data-testid="runner-status">
+      {polled ? `no runner since ${formatTime(polled)}` : 'no runner has served it yet'}
+    </span>
+  );
+}
+
 function DeploymentCard({ deployment }: { deployment: Deployment }) {
   const [open, setOpen] = useState(false);
   const formId = `run-${deployment.id}`;
@@ -24,7 +40,7 @@ function DeploymentCard({ deployment }: { deployment: Deployment }) {
         <div>
           <h2>{deployment.full_name}</h2>
           <p className="muted">
-            <code>{deployment.entrypoint}</code> · last polled {deployment.last_polled ? formatTime(deployment.last_polled) : 'never'}
+            <RunnerStatus deployment={deployment} /> · <code>{deployment.entrypoint}</code>
           </p>
         </div>
         <button
@@ -56,7 +72,7 @@ function DeploymentCard({ deployment }: { deployment: Deployment }) {
 
 export default function Deployments() {
   useTitle('Deployments');
-  const { data, error } = usePolled((signal) => api.deployments(signal), 'deployments', 10000);
+  const { data, error } = usePolled((signal) => api.deployments(signal), 'deployments', 5000);
   return (
     <div className="page">
       <h1>Deployments</h1>

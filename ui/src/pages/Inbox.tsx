@@ -3,6 +3,7 @@ import { api, type InboxItem } from '../api';
 import { ErrorMessage, Loading, StateBadge } from '../components/common';
 import { formatTime, relative, since } from '../format';
 import { CHANGED, useNow, usePolled } from '../live';
+import { markdownToText } from '../plaintext';
 import { Link, useTitle } from '../router';
 
 const PAGE_SIZE = 50;
@@ -78,8 +79,12 @@ export default function Inbox() {
                       {run.flow_name} <StateBadge type={run.state.type} name={run.state.name} />
                     </div>
                   </td>
-                  <td className="first-line">{item.description_first_line ?? <span className="muted">—</span>}</td>
-                  <td title={formatTime(item.waiting_since)}>{since(item.waiting_since, now)}</td>
+                  <td className="first-line">
+                    {item.description_first_line ? markdownToText(item.description_first_line) : <span className="muted">—</span>}
+                  </td>
+                  <td title={`since ${formatTime(item.waiting_since)}`} data-testid="waiting-for">
+                    waiting for {since(item.waiting_since, now)}
+                  </td>
                   <td className={item.deadline && new Date(item.deadline).getTime() < now ? 'overdue' : undefined}>
                     {item.deadline ? (
                       <span title={formatTime(item.deadline)}>{relative(item.deadline, now)}</span>

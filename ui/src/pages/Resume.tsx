@@ -1,13 +1,11 @@
 import { lazy, Suspense, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, type Json, type PauseDetails } from '../api';
+import { api, ApiError, FINAL_STATE_TYPES, type Json, type PauseDetails } from '../api';
 import { ErrorMessage, Loading, Markdown, Section, StateBadge } from '../components/common';
 import { Logs } from '../components/Logs';
 import { formatTime, relative } from '../format';
 import { announceChange, useLiveRun, useNow } from '../live';
 import { Link, useTitle } from '../router';
 import { isWaiting } from './Run';
-
-const FINAL = ['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'];
 
 const SchemaForm = lazy(() => import('../components/SchemaForm'));
 
@@ -140,7 +138,7 @@ export default function Resume({ id }: { id: string }) {
         <Loading what="Loading the pause" />
       ) : resumedSeq !== null ? (
         <p className="alert alert-success" role="status" data-testid="resumed">
-          {FINAL.includes(run.state.type) ? 'Resumed. The run has finished: ' : 'Resumed. The run is continuing: '}
+          {FINAL_STATE_TYPES.includes(run.state.type) ? 'Resumed. The run has finished: ' : 'Resumed. The run is continuing: '}
           <StateBadge type={run.state.type} name={run.state.name} />{' '}
           <Link href={`/runs/${run.id}`}>Open the run</Link>
         </p>

@@ -1,7 +1,9 @@
-import { api, type FlowRun, type RunInputRow } from '../api';
+import { useState } from 'react';
+import { api, type FlowRun, type JsonObject, type RunInputRow } from '../api';
+import { CancelRun } from '../components/CancelRun';
 import { ErrorMessage, JsonView, Loading, Markdown, Section, StateBadge } from '../components/common';
 import { Logs } from '../components/Logs';
-import { formatTime, relative } from '../format';
+import { formatTime, relative, runDuration } from '../format';
 import { useLiveRun, useNow, usePolled } from '../live';
 import { Link, useTitle } from '../router';
 
@@ -56,7 +58,7 @@ function Inputs({ rows }: { rows: RunInputRow[] }) {
               {row.key.endsWith('-response') && <span className="muted"> (answer)</span>}
             </td>
             <td>
-              <JsonView value={row.value} />
+              <JsonView value={row.value} name={row.key} />
             </td>
             <td>{row.sender ?? <span className="muted">—</span>}</td>
             <td>{formatTime(row.created)}</td>
@@ -67,8 +69,25 @@ function Inputs({ rows }: { rows: RunInputRow[] }) {
   );
 }
 
+/** A state's details (who cancelled, which runner, ...), shown when asked: they can be large. */
+function StateDetails({ details, name }: { details: JsonObject; name: string }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" className="btn btn-small btn-link" aria-expanded={open} onClick={() => setOpen(!open)}>
+        {open ? 'Hide details' : 'Details'}
+      </button>
+      {open && (
+        <div className="state-details">
+          <JsonView value={details} name={name} />
+        </div>
+      )}
+    </>
+  );
+}
+
 export default function Run({ id }: { id: string }) {
-  const { data: run, error } = useLiveRun(id);
+  const { data: run, error, setRun } = useLiveRun(id);
   const now = useNow();
   useTitle(run ? run.name : 'Run');
   const seq = run?.state_seq ?? -1;
@@ -92,6 +111,7 @@ export default function Run({ id }: { id: string }) {
       <div className="title-row">
         <h1>{run.name}</h1>
         <StateBadge type={run.state.type} name={run.state.name} />
+        <CancelRun run={run} onCancelled={setRun} />
       </div>
       <ErrorMessage error={error} />
       {run.state.message && <p className="state-message">{run.state.message}</p>}
@@ -118,10 +138,15 @@ export default function Run({ id }: { id: string }) {
         <dd>{formatTime(run.start_time)}</dd>
         <dt>Ended</dt>
         <dd>{formatTime(run.end_time)}</dd>
+        <dt>Duration</dt>
+        <dd data-testid="run-duration">
+          {runDuration(run, now) ?? <span className="muted">not started</span>}
+          {run.start_time && !run.end_time && <span className="muted"> (still going)</span>}
+        </dd>
       </dl>
 
       <Section title="Parameters">
-        {Object.keys(run.parameters ?? {}).length ? <JsonView value={run.parameters} /> : <p className="empty">None.</p>}
+        {Object.keys(run.parameters ?? {}).length ? <JsonView value={run.parameters} name={`${run.name}-parameters`} /> : <p className="empty">None.</p>}
       </Section>
 
       <Section title="Logs">
@@ -142,6 +167,9 @@ export default function Run({ id }: { id: string }) {
                   <time dateTime={state.timestamp}>{formatTime(state.timestamp)}</time>
                   {typeof resumedBy === 'string' && <span className="resumed-by">resumed by {resumedBy}</span>}
                   {state.message && <span className="muted">{state.message}</span>}
+                  {state.details && Object.keys(state.details).length > 0 && (
+                    <StateDetails details={state.details} name={`${run.name}-state-${index + 1}`} />
+                  )}
                 </li>
               );
             })}

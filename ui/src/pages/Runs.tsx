@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import { api, STATE_TYPES, type StateType } from '../api';
 import { ErrorMessage, Loading, StateBadge } from '../components/common';
-import { formatTime, shortId } from '../format';
-import { usePolled } from '../live';
+import { formatTime, runDuration, shortId } from '../format';
+import { useNow, usePolled } from '../live';
 import { Link, navigate, useTitle } from '../router';
 
 const PAGE_SIZE = 25;
@@ -22,6 +22,7 @@ export default function Runs({ search }: { search: URLSearchParams }) {
   const flow = search.get('flow') ?? '';
   const page = Math.max(1, Number(search.get('page')) || 1);
   const [flowDraft, setFlowDraft] = useState(flow);
+  const now = useNow();
 
   const key = href(states, flow, page);
   const { data, error } = usePolled(
@@ -51,6 +52,7 @@ export default function Runs({ search }: { search: URLSearchParams }) {
           {STATE_TYPES.map((state) => (
             <label key={state} className={`chip${states.includes(state) ? ' chip-on' : ''}`}>
               <input type="checkbox" checked={states.includes(state)} onChange={() => toggle(state)} />
+              <span className={`swatch state-${state.toLowerCase()}`} aria-hidden="true" />
               {state.toLowerCase()}
             </label>
           ))}
@@ -86,6 +88,7 @@ export default function Runs({ search }: { search: URLSearchParams }) {
               <th scope="col">Run</th>
               <th scope="col">Flow</th>
               <th scope="col">State</th>
+              <th scope="col">Duration</th>
               <th scope="col">Created</th>
               <th scope="col">Deployment</th>
             </tr>
@@ -107,6 +110,9 @@ export default function Runs({ search }: { search: URLSearchParams }) {
                       </Link>
                     </>
                   )}
+                </td>
+                <td className="duration" title={run.start_time ? `started ${formatTime(run.start_time)}` : undefined}>
+                  {runDuration(run, now) ?? <span className="muted">—</span>}
                 </td>
                 <td>{formatTime(run.created)}</td>
                 <td>{run.deployment_name ?? <span className="muted">—</span>}</td>

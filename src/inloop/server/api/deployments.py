@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from inloop.schemas import Deployment, DeploymentCreate, FlowRun, StateType
 from inloop.server.api.deps import get_db
 from inloop.server.database.engine import Database
+from inloop.server.database.schema import utcnow
 from inloop.server.errors import Invalid
 from inloop.server.store import deployments, runs
 from inloop.server.store.pauses import validate_against_schema
 from inloop.server.wakeups import wait_until
+from inloop.settings import get_settings
 
 router = APIRouter(tags=["deployments"])
 
@@ -34,22 +36,29 @@ class ClaimRequest(BaseModel):
     wait: float = Field(default=0, ge=0, le=60)
 
 
+def _runner_status(found: list[Deployment]) -> list[Deployment]:
+    now, poll = utcnow(), get_settings().runner_poll_seconds
+    return [deployments.with_runner_status(deployment, now, poll) for deployment in found]
+
+
 @router.post("/deployments", status_code=201)
 async def upsert_deployment(body: DeploymentCreate, db: Database = Depends(get_db)) -> Deployment:
     async with db.transaction() as tx:
-        return await deployments.upsert_deployment(tx, body)
+        deployment = await deployments.upsert_deployment(tx, body)
+    return _runner_status([deployment])[0]
 
 
 @router.get("/deployments")
 async def list_deployments(db: Database = Depends(get_db)) -> list[Deployment]:
     async with db.read() as conn:
-        return await deployments.list_deployments(conn)
+        return _runner_status(await deployments.list_deployments(conn))
 
 
 @router.get("/deployments/{deployment_id}")
 async def read_deployment(deployment_id: str, db: Database = Depends(get_db)) -> Deployment:
     async with db.read() as conn:
-        return await deployments.read_deployment(conn, deployment_id)
+        deployment = await deployments.read_deployment(conn, deployment_id)
+    return _runner_status([deployment])[0]
 
 
 def _check_parameters(deployment: Deployment, parameters: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,11 +21,28 @@ __all__ = [
     "read_deployment_by_name",
     "touch_deployments",
     "upsert_deployment",
+    "with_runner_status",
 ]
 
 SELECT = sa.select(deployments, flows.c.name.label("flow_name")).select_from(
     deployments.join(flows, flows.c.id == deployments.c.flow_id)
 )
+
+
+# A runner polls again the moment a long-poll ends; this covers the round trip and a busy server.
+ONLINE_SLACK_SECONDS = 5.0
+
+
+def with_runner_status(deployment: Deployment, now: datetime, poll_seconds: float) -> Deployment:
+    """The deployment with `runner_online` set: did a runner ask for work recently enough?
+
+    A serving runner re-polls at least every `poll_seconds` (each claim touches `last_polled`),
+    so one silent for twice that (plus slack) has stopped or lost the server.
+    """
+    window = timedelta(seconds=2 * poll_seconds + ONLINE_SLACK_SECONDS)
+    polled = deployment.last_polled
+    online = polled is not None and now - polled <= window
+    return deployment.model_copy(update={"runner_online": online})
 
 
 def _to_deployment(row: Any) -> Deployment:
