@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import Field
+from waiting import wait_for
 
 from inloop import flow, get_client, get_run_context
 from inloop.flow_runs import (
@@ -36,7 +37,6 @@ from inloop.input.run_input import (
     send_input_async,
 )
 from inloop.schemas import StateType
-from waiting import wait_for
 
 pytestmark = pytest.mark.usefixtures("server")
 
