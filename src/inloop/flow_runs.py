@@ -4,12 +4,17 @@ A pause keeps the process and waits; a suspension ends the process, and the run'
 re-executes it from the top after the resume. Pause keys are deterministic per run (`paused-1`,
 `suspended-1`, ... by call order, or `key=`), so a re-executed run finds the answer it was given
 and goes on at once.
+
+One exception keeps the seed's suspend-after-idle loop working: once this execution has waited
+out a `receive_input` timeout, it is no longer replaying an earlier one, so a pause or suspension
+without input reached after that is a new one (under the next free key), never an old answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 from uuid import UUID
 
@@ -17,10 +22,11 @@ import httpx
 from pydantic import BaseModel
 
 from inloop._dual import async_twin, dual
-from inloop.client import InloopAPIError, ServerUnavailable, get_client
+from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
 from inloop.context import current_flow_run
 from inloop.engine import FlowRunSuspended
 from inloop.input.run_input import (
+    IDLE_COUNTER,
     AutomaticRunInput,
     RunInput,
     keyset_from_base_key,
@@ -29,8 +35,13 @@ from inloop.input.run_input import (
 from inloop.schemas import INPUT_KEY_PATTERN, FlowRun, StateType
 
 __all__ = [
+    "CannotSuspend",
     "FlowRunNotRunning",
+    "InvalidResumeInput",
     "PausedRunTimeout",
+    "apause_flow_run",
+    "aresume_flow_run",
+    "asuspend_flow_run",
     "pause_flow_run",
     "pause_flow_run_async",
     "resume_flow_run",
@@ -50,10 +61,35 @@ class FlowRunNotRunning(RuntimeError):
     """While this run waited, it was moved to a state it cannot continue from (e.g. cancelled)."""
 
 
+class CannotSuspend(RuntimeError):
+    """This flow run cannot be suspended (no deployment to run it again, or a subflow)."""
+
+
+class InvalidResumeInput(InloopAPIError, RuntimeError):
+    """The server refused a resume's input (422); `errors` lists each field's error."""
+
+    def __init__(self, flow_run_id: UUID | str, detail: Any) -> None:
+        super().__init__(422, detail, "POST", f"/flow_runs/{flow_run_id}/resume")
+        self.args = (
+            f"flow run '{flow_run_id}' was not resumed, its input was refused: "
+            f"{describe_detail(detail)}",
+        )
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        detail = self.detail
+        return detail if isinstance(detail, list) else [{"loc": [], "msg": str(detail)}]
+
+
+_FUNCTION_NAME = {"paused": "pause_flow_run", "suspended": "suspend_flow_run"}
+
+
 def _pause_key(kind: str, key: str | None) -> str:
     context = current_flow_run()
     if context is None:
-        raise RuntimeError(f"{kind}_flow_run() must be called inside a flow run (a @flow)")
+        name = _FUNCTION_NAME[kind]
+        hint = ", or pass flow_run_id=... to suspend another run" if kind == "suspended" else ""
+        raise RuntimeError(f"{name}() must be called inside a flow run (a @flow){hint}")
     if key is None:
         return f"{kind}-{context.next_index(kind)}"
     if not INPUT_KEY_PATTERN.fullmatch(key):
@@ -118,6 +154,22 @@ async def _wait_for_resume(
             )
 
 
+def _check_suspendable(run: FlowRun) -> None:
+    if run.deployment_id is not None:
+        return
+    if run.parent_flow_run_id is not None:
+        raise CannotSuspend(
+            f"flow run '{run.name}' is a subflow running in its parent's process "
+            f"(parent run {run.parent_flow_run_id}); suspending it would end the parent too. "
+            "Suspend the parent flow instead, or use pause_flow_run, which keeps the process"
+        )
+    raise CannotSuspend(
+        f"flow run '{run.name}' has no deployment, so nothing could run it again after a "
+        "suspension; serve the flow (Flow.serve) and start it from its deployment, or use "
+        "pause_flow_run, which keeps the process waiting"
+    )
+
+
 async def _pause(
     wait_for_input: Any,
     timeout: float | None,
@@ -126,9 +178,12 @@ async def _pause(
     reschedule: bool,
 ) -> Any:
     kind = "suspended" if reschedule else "paused"
+    by_call_order = key is None
     key = _pause_key(kind, key)
     context = current_flow_run()
     assert context is not None
+    if reschedule:
+        _check_suspendable(context.flow_run)
     run_id = context.flow_run.id
     keys = keyset_from_base_key(key)
     run_input_cls = run_input_class_for(wait_for_input) if wait_for_input is not None else None
@@ -137,7 +192,14 @@ async def _pause(
     # Executed again after a suspension (or a crash): the answer may already be here.
     earlier = await client.read_flow_run_input(run_id, keys["response"])
     if earlier is not None:
-        return _answer(run_input_cls, earlier) if run_input_cls else None
+        if not (by_call_order and run_input_cls is None and context.counters[IDLE_COUNTER]):
+            return _answer(run_input_cls, earlier) if run_input_cls else None
+        # Past an idle timeout this execution is not replaying: a stop without input is new
+        # (the seed's suspend-after-idle loop suspends again), so take the next free key.
+        while earlier is not None:
+            key = _pause_key(kind, None)
+            keys = keyset_from_base_key(key)
+            earlier = await client.read_flow_run_input(run_id, keys["response"])
 
     try:
         run = await client.pause_flow_run(
@@ -199,16 +261,23 @@ async def suspend_flow_run(
     )
     if other:
         assert flow_run_id is not None
-        other_key = key or "suspended-external"
+        # Unique: that run may be suspended from outside again after each resume.
+        other_key = key or f"suspended-external-{uuid.uuid4().hex[:12]}"
         run_input_cls = run_input_class_for(wait_for_input) if wait_for_input is not None else None
-        await get_client().pause_flow_run(
-            flow_run_id,
-            other_key,
-            schema=run_input_cls.model_json_schema() if run_input_cls else None,
-            description=run_input_cls.description() if run_input_cls else None,
-            timeout=timeout,
-            reschedule=True,
-        )
+        try:
+            await get_client().pause_flow_run(
+                flow_run_id,
+                other_key,
+                schema=run_input_cls.model_json_schema() if run_input_cls else None,
+                description=run_input_cls.description() if run_input_cls else None,
+                timeout=timeout,
+                reschedule=True,
+            )
+        except InloopAPIError as exc:
+            if exc.status_code != 409:
+                raise
+            raise CannotSuspend(f"flow run '{flow_run_id}' cannot be suspended: {exc.detail}") \
+                from exc
         return None
     return await _pause(wait_for_input, timeout, 10, key, reschedule=True)
 
@@ -217,13 +286,27 @@ async def suspend_flow_run(
 async def resume_flow_run(
     flow_run_id: UUID | str, run_input: dict[str, Any] | BaseModel | None = None
 ) -> FlowRun:
-    """Resume a paused or suspended run; the server checks `run_input` against its schema."""
+    """Resume a paused or suspended run; the server checks `run_input` against its schema.
+
+    Without `run_input`, a pause whose fields all have defaults is answered with its defaults.
+    An answer the schema refuses raises InvalidResumeInput (a RuntimeError) listing each field.
+    """
     payload = run_input.model_dump(mode="json") if isinstance(run_input, BaseModel) else run_input
-    return FlowRun.model_validate(await get_client().resume_flow_run(flow_run_id, payload))
+    try:
+        found = await get_client().resume_flow_run(flow_run_id, payload)
+    except InloopAPIError as exc:
+        if exc.status_code != 422:
+            raise
+        raise InvalidResumeInput(flow_run_id, exc.detail) from None
+    return FlowRun.model_validate(found)
 
 
 # Explicit async twins (see inloop._dual): coroutine functions wherever they are called.
 pause_flow_run_async = async_twin(pause_flow_run)
 suspend_flow_run_async = async_twin(suspend_flow_run)
 resume_flow_run_async = async_twin(resume_flow_run)
+# The same twins under the reference's names.
+apause_flow_run = pause_flow_run_async
+asuspend_flow_run = suspend_flow_run_async
+aresume_flow_run = resume_flow_run_async
 

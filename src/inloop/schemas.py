@@ -238,6 +238,7 @@ class InboxItem(BaseModel):
 
 
 class BlockDocument(BaseModel):
+    id: UUID
     block_type: str
     name: str
     value: Any

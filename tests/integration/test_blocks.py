@@ -42,6 +42,14 @@ async def test_saving_over_an_existing_name_needs_overwrite() -> None:
     assert (await JSON.load(name)).value == [2]
 
 
+async def test_save_returns_the_block_id_kept_across_overwrites_and_distinct_per_name() -> None:
+    first, second = unique(), unique()
+    first_id = await JSON(value=1).save(first)
+    assert isinstance(first_id, uuid.UUID)
+    assert await JSON(value=2).save(first, overwrite=True) == first_id
+    assert await JSON(value=3).save(second) != first_id
+
+
 async def test_overwrite_true_also_creates() -> None:
     name = unique()
     await JSON(value={"a": 1}).save(name=name, overwrite=True)
@@ -52,10 +60,11 @@ def test_sync_use_without_await() -> None:
     name = unique("sync")
     block = JSON(value=[])
     block.value.append("str-auto-1")
-    assert block.save(name) is None
+    block_id = block.save(name)
+    assert isinstance(block_id, uuid.UUID)  # like the reference's Block.save()
     assert JSON.load(name).value == ["str-auto-1"]
     block.value.append("str-auto-2")
-    block.save(name, overwrite=True)
+    assert block.save(name, overwrite=True) == block_id  # the same block, overwritten
     assert JSON.load(name).value == ["str-auto-1", "str-auto-2"]
     with pytest.raises(ValueError, match="overwrite=True"):
         block.save(name)

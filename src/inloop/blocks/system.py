@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 from urllib.parse import quote
+from uuid import UUID
 
 from pydantic import BaseModel
 
 from inloop._dual import dual
 from inloop.client import ObjectAlreadyExists, get_client
+from inloop.schemas import BlockDocument
 
 __all__ = ["JSON"]
 
@@ -20,15 +22,17 @@ class JSON(BaseModel):
     value: Any = None
 
     @dual
-    async def save(self, name: str, overwrite: bool = False) -> None:
+    async def save(self, name: str, overwrite: bool = False) -> UUID:
+        """Store the value under `name`; return the block's id (kept when overwritten)."""
         try:
-            await get_client().save_block(
+            saved: BlockDocument = await get_client().save_block(
                 self.block_type, _path_name(name), self.value, overwrite=overwrite
             )
         except ObjectAlreadyExists as exc:
             raise ValueError(
                 f"a JSON block named {name!r} already exists; pass overwrite=True to replace it"
             ) from exc
+        return saved.id
 
     @classmethod
     @dual

@@ -36,6 +36,7 @@ __all__ = [
     "GetInputHandler",
     "RunInput",
     "RunInputMetadata",
+    "asend_input",
     "keyset_from_base_key",
     "receive_input",
     "run_input_class_for",
@@ -47,6 +48,9 @@ T = TypeVar("T")
 R = TypeVar("R", bound="RunInput")
 SENDER_PREFIX = "inloop.flow-run."
 LONG_POLL_SECONDS = 30.0
+# Counted in the flow run's context each time a receive waits out a positive timeout: from then
+# on this execution has gone past where a replay could follow (see inloop.flow_runs).
+IDLE_COUNTER = "receive-idle"
 
 
 def keyset_from_base_key(base_key: str) -> dict[str, str]:
@@ -74,6 +78,12 @@ def _current_run_id(flow_run_id: UUID | str | None, what: str) -> UUID:
             f"{what} needs a flow run: call it inside a @flow, or pass flow_run_id=..."
         )
     return context.flow_run.id
+
+
+def _record_idle() -> None:
+    context = current_flow_run()
+    if context is not None:
+        context.next_index(IDLE_COUNTER)
 
 
 def _default_sender() -> str | None:
@@ -160,8 +170,12 @@ class RunInput(BaseModel):
 
     # --- saving a pause's schema and description, loading its answer ---------------------------
     @classmethod
-    @dual
-    async def save(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> None:
+    def keyset_from_type(cls) -> dict[str, str]:
+        """The keys a pause for this class stores under, named after the class."""
+        return keyset_from_base_key(slugify(cls.__name__))
+
+    @classmethod
+    async def _save(cls, keyset: dict[str, str], flow_run_id: UUID | str | None) -> None:
         run_id = _current_run_id(flow_run_id, f"{cls.__name__}.save()")
         client = get_client()
         await client.create_flow_run_input(run_id, keyset["schema"], cls.model_json_schema())
@@ -169,15 +183,45 @@ class RunInput(BaseModel):
             await client.create_flow_run_input(run_id, keyset["description"], cls._description)
 
     @classmethod
-    @dual
-    async def load(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> Self:
+    async def _load(cls, keyset: dict[str, str], flow_run_id: UUID | str | None) -> Self:
         run_id = _current_run_id(flow_run_id, f"{cls.__name__}.load()")
         found = await get_client().read_flow_run_input(run_id, keyset["response"])
         if found is None:
             raise KeyError(f"flow run '{run_id}' has no input under {keyset['response']!r}")
         return cls.load_from_flow_run_input(found)
 
+    @classmethod
+    @dual
+    async def save(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> None:
+        await cls._save(keyset, flow_run_id)
+
+    @classmethod
+    @dual
+    async def load(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> Self:
+        return await cls._load(keyset, flow_run_id)
+
+    # The reference's explicit async names: coroutine functions wherever they are called.
+    @classmethod
+    async def asave(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> None:
+        await on_io_loop(cls._save(keyset, flow_run_id))
+
+    @classmethod
+    async def aload(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> Self:
+        return await on_io_loop(cls._load(keyset, flow_run_id))
+
     # --- messaging -----------------------------------------------------------------------------
+    async def _respond(
+        self, run_input: Any, sender: str | None, key_prefix: str | None
+    ) -> None:
+        origin = self.metadata.sender
+        if not origin or not origin.startswith(SENDER_PREFIX):
+            raise RuntimeError(
+                f"cannot respond to input '{self.metadata.key}': it was not sent by a flow run "
+                f"(sender: {origin!r}). Use send_input(value, flow_run_id=...) instead."
+            )
+        target = UUID(origin[len(SENDER_PREFIX):])
+        await _send(as_run_input(run_input), target, sender, key_prefix)
+
     @dual
     async def send_to(
         self,
@@ -195,14 +239,23 @@ class RunInput(BaseModel):
         key_prefix: str | None = None,
     ) -> None:
         """Send `run_input` back to the flow run that sent this input."""
-        origin = self.metadata.sender
-        if not origin or not origin.startswith(SENDER_PREFIX):
-            raise RuntimeError(
-                f"cannot respond to input '{self.metadata.key}': it was not sent by a flow run "
-                f"(sender: {origin!r}). Use send_input(value, flow_run_id=...) instead."
-            )
-        target = UUID(origin[len(SENDER_PREFIX):])
-        await _send(as_run_input(run_input), target, sender, key_prefix)
+        await self._respond(run_input, sender, key_prefix)
+
+    async def asend_to(
+        self,
+        flow_run_id: UUID | str,
+        sender: str | None = None,
+        key_prefix: str | None = None,
+    ) -> None:
+        await on_io_loop(_send(self, flow_run_id, sender, key_prefix))
+
+    async def arespond(
+        self,
+        run_input: Any,
+        sender: str | None = None,
+        key_prefix: str | None = None,
+    ) -> None:
+        await on_io_loop(self._respond(run_input, sender, key_prefix))
 
     @classmethod
     def receive(
@@ -311,6 +364,7 @@ async def send_input(
 
 
 send_input_async = async_twin(send_input)  # always a coroutine function (see inloop._dual)
+asend_input = send_input_async  # the reference's name for it
 
 
 class GetInputHandler(Generic[T]):
@@ -364,9 +418,15 @@ class GetInputHandler(Generic[T]):
         """The next input; raises TimeoutError when none arrives within `timeout`."""
         return await self._next(quiet_end=False)
 
+    async def anext(self) -> T:
+        """`next()`, always a coroutine (the reference's name)."""
+        result: T = await on_io_loop(self._next(quiet_end=False))
+        return result
+
     async def _next(self, quiet_end: bool) -> T:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         client = get_client()
+        asked = False  # ask the server at least once, so timeout=0 still sees stored inputs
         while True:
             while self._buffer:
                 item = self._buffer.popleft()
@@ -375,8 +435,10 @@ class GetInputHandler(Generic[T]):
                 return cast(T, self._convert(item))
             wait = LONG_POLL_SECONDS
             if deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
-                if wait <= 0:
+                wait = max(min(wait, deadline - time.monotonic()), 0)
+                if wait <= 0 and asked:
+                    if self.timeout:
+                        _record_idle()
                     if quiet_end:
                         raise StopAsyncIteration
                     raise TimeoutError(
@@ -384,6 +446,7 @@ class GetInputHandler(Generic[T]):
                         f"'{self.key_prefix}') arrived for flow run '{self.flow_run_id}' "
                         f"within {self.timeout:g} s"
                     )
+            asked = True
             try:
                 found = await client.filter_flow_run_inputs(
                     self.flow_run_id, prefix=self.key_prefix, after_seq=self._after_seq,

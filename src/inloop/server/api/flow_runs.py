@@ -169,9 +169,11 @@ async def read_pause(flow_run_id: str, db: Database = Depends(get_db)) -> dict[s
 @router.post("/{flow_run_id}/resume")
 async def resume(
     flow_run_id: str,
-    body: ResumeRequest,
+    # Optional, like the reference: a bodiless POST resumes without input.
+    body: ResumeRequest | None = None,
     who: str = Depends(actor),
     db: Database = Depends(get_db),
 ) -> FlowRun:
+    run_input = body.run_input if body is not None else None
     async with db.transaction() as tx:
-        return await pauses.resume_run(tx, flow_run_id, body.run_input, who)
+        return await pauses.resume_run(tx, flow_run_id, run_input, who)

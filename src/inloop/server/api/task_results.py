@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from inloop.schemas import StateType
 from inloop.server.api.deps import get_db
 from inloop.server.database.engine import Database
-from inloop.server.errors import NotFound
+from inloop.server.errors import Conflict, NotFound
 from inloop.server.store import runs, task_results
 
 router = APIRouter(prefix="/flow_runs", tags=["task results"])
@@ -40,6 +41,13 @@ async def read_task_result(
     async with db.read() as conn:
         run = await runs.require_run(conn, flow_run_id)
         stored = await task_results.read_result(conn, flow_run_id, task_key)
+    if stored is None and run.state.type is StateType.SUSPENDED:
+        # The flow asks before each task it is about to run: a run suspended from outside
+        # stops here, at its next task, with no extra request on the task's path.
+        raise Conflict(
+            f"flow run '{run.name}' is Suspended; task '{task_key}' runs when the flow run is "
+            "resumed and executed again"
+        )
     if stored is None:
         raise NotFound(
             f"no stored result for task key '{task_key}' of flow run '{run.name}' "

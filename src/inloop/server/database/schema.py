@@ -195,4 +195,6 @@ blocks = sa.Table(
     sa.Column("value", sa.JSON(), nullable=True),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Column("updated", UTCDateTime(), nullable=False),
+    # Kept across overwrites; what JSON.save() returns.
+    sa.Column("id", sa.String(UUID_LEN), nullable=False, unique=True),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ __all__ = ["delete_block", "read_block", "save_block"]
 
 def _to_document(row: Any) -> BlockDocument:
     return BlockDocument(
+        id=row.id,
         block_type=row.block_type,
         name=row.name,
         value=row.value,
@@ -51,7 +53,8 @@ async def save_block(
             value=value, updated=now))
     else:
         await tx.execute(blocks.insert().values(
-            block_type=block_type, name=name, value=value, created=now, updated=now))
+            id=str(uuid.uuid4()), block_type=block_type, name=name, value=value, created=now,
+            updated=now))
     row = (await tx.execute(sa.select(blocks).where(_where(block_type, name)))).one()
     return _to_document(row)
 

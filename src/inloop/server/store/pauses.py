@@ -20,7 +20,7 @@ from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Invalid
 from inloop.server.store import inputs, runs
 
-__all__ = ["pause_run", "read_pause", "resume_run", "validate_against_schema"]
+__all__ = ["pause_run", "read_pause", "resume_run", "validate_against_schema", "with_defaults"]
 
 
 async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
@@ -93,6 +93,18 @@ async def read_pause(conn: Connection, run_id: str) -> dict[str, Any]:
     }
 
 
+def with_defaults(schema: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
+    """`value` with each top-level property the schema gives a default and `value` lacks."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return value
+    filled = dict(value)
+    for name, spec in properties.items():
+        if name not in filled and isinstance(spec, dict) and "default" in spec:
+            filled[name] = spec["default"]
+    return filled
+
+
 def validate_against_schema(schema: dict[str, Any], value: Any) -> list[dict[str, Any]]:
     """Every violation, as FastAPI-style error dicts located under `run_input`."""
     validator_cls = validators.validator_for(schema)
@@ -134,12 +146,9 @@ async def resume_run(
     schema = await inputs.read_input(tx, run_id, f"{key}-schema")
     if schema is not None:
         if run_input is None:
-            raise Invalid(
-                [{"loc": ["body", "run_input"],
-                  "msg": f"flow run '{row.name}' waits for input; send it as run_input "
-                         "matching the schema from GET /api/flow_runs/{id}/pause",
-                  "type": "missing"}]
-            )
+            # No input means "take the defaults" (stored, so any reader sees the answer); a
+            # field without one is then reported missing by name.
+            run_input = with_defaults(schema.value, {})
         errors = validate_against_schema(schema.value, run_input)
         if errors:
             raise Invalid(errors)
