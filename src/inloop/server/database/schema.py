@@ -21,6 +21,7 @@ __all__ = [
     "flows",
     "logs",
     "metadata",
+    "server_secrets",
     "task_run_results",
     "utcnow",
 ]
@@ -195,4 +196,14 @@ blocks = sa.Table(
     sa.Column("value", sa.JSON(), nullable=True),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Column("updated", UTCDateTime(), nullable=False),
+)
+
+# Secrets the server signs with (run tokens today; resume links later). Kept in the database,
+# not in a file, so every replica serving one database signs and verifies with the same key.
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
 )
