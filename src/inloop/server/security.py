@@ -20,7 +20,6 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.message import Message as MimeMessage
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -194,9 +193,7 @@ def _same_origin(origin: str, host_header: str) -> bool:
 
 
 def _is_json(content_type: str) -> bool:
-    message = MimeMessage()
-    message["content-type"] = content_type
-    media = message.get_content_type()
+    media = content_type.partition(";")[0].strip().lower()
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
