@@ -2,7 +2,9 @@
 
 The runner starts this process before it has a run to give it (pre-warming: the imports below
 are most of a run's start-up time), then writes one JSON line to its stdin:
-`{"flow_run_id": ..., "entrypoint": "/abs/path/file.py:attr", "parameters": {...}}`.
+`{"flow_run_id": ..., "run_token": ..., "entrypoint": "/abs/path/file.py:attr",
+"parameters": {...}}`. The run token goes into INLOOP_RUN_TOKEN, so this process (and any
+process the flow starts) speaks to the server as that run.
 The entrypoint file is imported as a module (not as `__main__`, so its
 `if __name__ == "__main__":` block stays quiet) and the flow runs under the given run id.
 
@@ -150,6 +152,8 @@ def main() -> int:
     if job is None:
         return 0  # the runner stopped before it had a run for us
     run_id = str(job["flow_run_id"])
+    if job.get("run_token"):
+        os.environ["INLOOP_RUN_TOKEN"] = str(job["run_token"])
     _watch_runner(run_id)
     return execute(run_id, str(job["entrypoint"]), dict(job.get("parameters") or {}))
 

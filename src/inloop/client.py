@@ -16,11 +16,13 @@ from uuid import UUID
 import httpx
 
 from inloop._dual import add_shutdown_hook, dual
+from inloop.context import current_flow_run
 from inloop.schemas import (
     BlockDocument,
     Deployment,
     FlowRun,
     FlowRunInput,
+    FlowRunWithToken,
     InboxItem,
     LogRecord,
     State,
@@ -41,6 +43,7 @@ __all__ = [
 ]
 
 CONNECT_RETRIES = 3
+RUN_TOKEN_HEADER = "X-Inloop-Run-Token"
 LONG_POLL_SLACK = 15.0
 
 
@@ -147,6 +150,8 @@ class InloopClient:
         settings = get_settings()
         self.api_url = (api_url or settings.api_url).rstrip("/")
         self.api_key = api_key if api_key is not None else settings.api_key
+        # A process a runner started for a flow run speaks for that run outside any @flow too.
+        self.run_token = settings.run_token
 
     # Both context-manager forms work; the pool is shared, so there is nothing to close.
     async def __aenter__(self) -> InloopClient:
@@ -173,10 +178,15 @@ class InloopClient:
     ) -> Any:
         pool = _pool(self.api_url, self.api_key)
         request_timeout = httpx.Timeout(timeout or 30.0, connect=5.0, pool=None)
+        # Inside a flow run, say which run is asking (the server sets input senders from it).
+        run = current_flow_run()
+        token = (run.run_token if run is not None else None) or self.run_token
+        headers = {RUN_TOKEN_HEADER: token} if token else None
         for attempt in range(CONNECT_RETRIES + 1):
             try:
                 response = await pool.request(
-                    method, path, json=json, params=params, timeout=request_timeout
+                    method, path, json=json, params=params, headers=headers,
+                    timeout=request_timeout,
                 )
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -208,14 +218,15 @@ class InloopClient:
         parameters: dict[str, Any] | None = None,
         state: StateType = StateType.RUNNING,
         parent_flow_run_id: UUID | str | None = None,
-    ) -> FlowRun:
+    ) -> FlowRunWithToken:
         body = {
             "flow_name": flow_name,
             "parameters": parameters or {},
             "state": state.value,
             "parent_flow_run_id": str(parent_flow_run_id) if parent_flow_run_id else None,
         }
-        return FlowRun.model_validate(await self._send("POST", "/flow_runs", json=body))
+        found = await self._send("POST", "/flow_runs", json=body)
+        return FlowRunWithToken.model_validate(found)
 
     @dual
     async def read_flow_run(self, flow_run_id: UUID | str) -> FlowRun:
@@ -457,7 +468,7 @@ class InloopClient:
     @dual
     async def claim_flow_run(
         self, deployment_ids: Sequence[UUID | str], runner_id: str, wait: float = 0
-    ) -> FlowRun | None:
+    ) -> FlowRunWithToken | None:
         body = {
             "deployment_ids": [str(d) for d in deployment_ids],
             "runner_id": runner_id,
@@ -466,7 +477,7 @@ class InloopClient:
         found = await self._send(
             "POST", "/runners/claim", json=body, timeout=wait + LONG_POLL_SLACK
         )
-        return FlowRun.model_validate(found) if found else None
+        return FlowRunWithToken.model_validate(found) if found else None
 
     # --- inbox ---------------------------------------------------------------------------------
     @dual

@@ -24,6 +24,8 @@ class FlowRunContext:
     flow_run: FlowRun
     flow: Flow[Any, Any] | None = None
     log_prints: bool = False
+    # Proves to the server that requests made inside this run come from it (kept out of repr).
+    run_token: str | None = field(default=None, repr=False)
     # Call counters make pause keys and task keys deterministic per run, so a run executed
     # again after a suspension finds the answers and results of its first execution.
     counters: dict[str, int] = field(default_factory=lambda: defaultdict(int))

@@ -20,7 +20,7 @@ from inloop import context as run_context
 from inloop._dual import add_shutdown_hook, loop_is_running, on_io_loop, run_sync
 from inloop.client import InloopAPIError, get_client
 from inloop.logging import capture_prints, flush_run_logs, setup_console_logging
-from inloop.schemas import FlowRun, StateType
+from inloop.schemas import FlowRun, FlowRunWithToken, StateType
 from inloop.settings import get_settings
 
 if TYPE_CHECKING:
@@ -146,7 +146,11 @@ def _failure_message(exc: BaseException) -> str:
 def _context_for(flow: Flow[Any, Any], run: FlowRun) -> run_context.FlowRunContext:
     if flow.log_prints:
         capture_prints()
-    return run_context.FlowRunContext(flow_run=run, flow=flow, log_prints=flow.log_prints)
+    # A run created here came with its token; a run a runner claimed gets it from the runner.
+    token = run.run_token if isinstance(run, FlowRunWithToken) else get_settings().run_token
+    return run_context.FlowRunContext(
+        flow_run=run, flow=flow, log_prints=flow.log_prints, run_token=token
+    )
 
 
 def _log_failure(run: FlowRun, exc: BaseException) -> None:

@@ -29,7 +29,7 @@ import httpx
 
 from inloop.client import InloopAPIError, ServerUnavailable, get_client
 from inloop.logging import setup_console_logging
-from inloop.schemas import FINAL_STATES, Deployment, FlowRun, StateType
+from inloop.schemas import FINAL_STATES, Deployment, FlowRun, FlowRunWithToken, StateType
 from inloop.settings import get_settings
 
 if TYPE_CHECKING:
@@ -240,6 +240,8 @@ class Runner:
         env["PYTHONUNBUFFERED"] = "1"  # the run's prints reach the console as they happen
         settings = get_settings()
         env["INLOOP_API_URL"] = settings.api_url
+        # The run's own token arrives with its job; never one inherited from this process.
+        env.pop("INLOOP_RUN_TOKEN", None)
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -250,8 +252,12 @@ class Runner:
             start_new_session=True,
         )
 
-    async def _start(self, run: FlowRun) -> None:
-        job = {"flow_run_id": str(run.id), "entrypoint": self.entrypoint}
+    async def _start(self, run: FlowRunWithToken) -> None:
+        job = {
+            "flow_run_id": str(run.id),
+            "run_token": run.run_token,
+            "entrypoint": self.entrypoint,
+        }
         line = json.dumps({**job, "parameters": run.parameters}).encode() + b"\n"
         for attempt in range(2):
             warm, self._warm = self._warm, None

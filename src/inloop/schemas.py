@@ -17,6 +17,7 @@ __all__ = [
     "FlowRun",
     "FlowRunCreate",
     "FlowRunInput",
+    "FlowRunWithToken",
     "InboxItem",
     "InputCreate",
     "InputFilter",
@@ -119,6 +120,16 @@ class FlowRun(BaseModel):
     start_time: datetime | None = None
     end_time: datetime | None = None
     pause: PauseDetails | None = None
+
+
+class FlowRunWithToken(FlowRun):
+    """A run as given to the process that will execute it: with its run token.
+
+    Only creating a run and a runner claiming one answer with this; the process sends the
+    token back in the X-Inloop-Run-Token header (see inloop.server.run_tokens).
+    """
+
+    run_token: str = Field(repr=False)
 
 
 class FlowRunCreate(BaseModel):

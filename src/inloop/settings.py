@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     server_host: str = "127.0.0.1"
     server_port: int = 4200
     max_request_bytes: int = 16 * 1024 * 1024
+    # Host names browsers may reach the server by, besides the address it is bound to
+    # (comma-separated; ".example.com" also allows its subdomains; "*" allows any).
+    allowed_hosts: str = ""
+    # Origins (scheme://host[:port], comma-separated; "*" for any) whose pages may call the API
+    # cross-origin. Unset: the API answers no cross-origin request and refuses foreign writes.
+    cors_origins: str = ""
+    # Given by a runner to the process executing a flow run: that run's token.
+    run_token: str | None = None
     # How long a runner may stay silent before the server calls its runs crashed.
     heartbeat_grace_seconds: float = 30.0
     heartbeat_interval_seconds: float = 5.0
@@ -41,12 +49,24 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.home / 'inloop.db'}"
 
     @property
+    def allowed_host_list(self) -> list[str]:
+        return _split_list(self.allowed_hosts)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.rstrip("/") for origin in _split_list(self.cors_origins)]
+
+    @property
     def resolved_ui_url(self) -> str:
         """The UI is served by the API's own process, at the root of the API's host."""
         if self.ui_url:
             return self.ui_url.rstrip("/")
         base = self.api_url.rstrip("/")
         return base[: -len("/api")] if base.endswith("/api") else base
+
+
+def _split_list(value: str) -> list[str]:
+    return [item.strip().lower() for item in value.split(",") if item.strip()]
 
 
 _cache: tuple[tuple[tuple[str, str], ...], Settings] | None = None

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,7 +25,9 @@ from inloop.server.middleware import (
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
 )
-from inloop.server.store import runs
+from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
+from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
+from inloop.server.store import runs, secrets
 from inloop.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -68,6 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url)
         await db.start()
         app.state.db = db
+        async with db.transaction() as tx:
+            signing_key = await secrets.get_or_create_secret(tx, secrets.SIGNING_KEY)
+        app.state.run_tokens = RunTokens(signing_key)
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
         try:
             yield
@@ -111,8 +117,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": f"no API endpoint at /api/{rest}"}, status_code=404)
 
     _mount_ui(app)
+    # The last added runs first: headers on every answer, then Host, CORS (so a preflight needs
+    # no key and refusals below still carry CORS headers), Origin, key, body size.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    app.add_middleware(WriteGuardMiddleware, cors_origins=settings.cors_origin_list)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "x-inloop-actor", RUN_TOKEN_HEADER],
+            max_age=600,
+        )
+    policy = HostPolicy.for_server(settings.server_host, settings.allowed_host_list)
+    app.add_middleware(HostCheckMiddleware, policy=policy)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Conflict", "Invalid", "NotFound", "ServerError"]
+__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "ServerError", "Unauthorized"]
 
 
 class ServerError(Exception):
@@ -13,6 +13,18 @@ class ServerError(Exception):
     def __init__(self, detail: Any) -> None:
         super().__init__(detail if isinstance(detail, str) else repr(detail))
         self.detail = detail
+
+
+class Unauthorized(ServerError):
+    """401: the request's credentials (a key or a token) are not valid."""
+
+    status_code = 401
+
+
+class Forbidden(ServerError):
+    """403: the request is understood but a rule forbids it; the detail names the rule."""
+
+    status_code = 403
 
 
 class NotFound(ServerError):

@@ -10,7 +10,12 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ApiKeyMiddleware", "BodyLimitMiddleware", "SecurityHeadersMiddleware"]
+__all__ = [
+    "ApiKeyMiddleware",
+    "BodyLimitMiddleware",
+    "SecurityHeadersMiddleware",
+    "send_json_error",
+]
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -19,7 +24,7 @@ CSP = (
 )
 
 
-async def _send_json(send: Send, status: int, detail: str) -> None:
+async def send_json_error(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
@@ -29,11 +34,14 @@ async def _send_json(send: Send, status: int, detail: str) -> None:
 
 
 class ApiKeyMiddleware:
-    """When a key is configured, every /api request must carry `Authorization: Bearer <key>`."""
+    """When a key is configured, every /api request must carry `Authorization: Bearer <key>`.
+
+    The scheme name is case-insensitive (RFC 9110, section 11.1): `bearer` and `BEARER` work.
+    """
 
     def __init__(self, app: ASGIApp, api_key: str | None) -> None:
         self.app = app
-        self.expected = f"Bearer {api_key}".encode() if api_key else None
+        self.expected = api_key.encode() if api_key else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -44,9 +52,13 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"authorization", b"")
-        if not hmac.compare_digest(given, self.expected):
+        scheme, _, credentials = given.strip().partition(b" ")
+        # The key itself is compared in constant time; the scheme name is no secret.
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(
+            credentials.strip(), self.expected
+        ):
             reason = "invalid API key" if given else "missing API key"
-            await _send_json(
+            await send_json_error(
                 send, 401, f"{reason}: send 'Authorization: Bearer <INLOOP_API_KEY>'"
             )
             return
@@ -70,7 +82,7 @@ class BodyLimitMiddleware:
         )
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _send_json(send, 413, message)
+            await send_json_error(send, 413, message)
             return
         chunks: list[bytes] = []
         size = 0
@@ -84,7 +96,7 @@ class BodyLimitMiddleware:
             chunk = incoming.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await _send_json(send, 413, message)
+                await send_json_error(send, 413, message)
                 return
             chunks.append(chunk)
             more = incoming.get("more_body", False)

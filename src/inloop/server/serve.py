@@ -18,7 +18,9 @@ def serve(
     from inloop.server.app import create_app
 
     settings = settings or get_settings()
-    app = create_app(settings)
+    host = host or settings.server_host
+    # The app answers to the address it is bound to (its Host check), so it must know it.
+    app = create_app(settings.model_copy(update={"server_host": host}))
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -34,7 +36,7 @@ def serve(
 
     config = uvicorn.Config(
         app,
-        host=host or settings.server_host,
+        host=host,
         port=port if port is not None else settings.server_port,
         log_level="warning",
         # Long-polls are woken at shutdown; do not let a stuck one hold Ctrl-C hostage.

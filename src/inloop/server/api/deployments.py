@@ -8,11 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from inloop.schemas import Deployment, DeploymentCreate, FlowRun, StateType
-from inloop.server.api.deps import get_db
+from inloop.schemas import Deployment, DeploymentCreate, FlowRun, FlowRunWithToken, StateType
+from inloop.server.api.deps import get_db, run_tokens
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Invalid
+from inloop.server.run_tokens import RunTokens
 from inloop.server.store import deployments, runs
 from inloop.server.store.pauses import validate_against_schema
 from inloop.server.wakeups import wait_until
@@ -108,9 +109,15 @@ async def run_deployment(
 
 @router.post("/runners/claim")
 async def claim(
-    body: ClaimRequest, request: Request, db: Database = Depends(get_db)
-) -> FlowRun | None:
-    """Take one scheduled run of these deployments, long-polling up to `wait` seconds."""
+    body: ClaimRequest,
+    request: Request,
+    db: Database = Depends(get_db),
+    tokens: RunTokens = Depends(run_tokens),
+) -> FlowRunWithToken | None:
+    """Take one scheduled run of these deployments, long-polling up to `wait` seconds.
+
+    The claimed run comes with a fresh run token for the process the runner starts for it.
+    """
     ids = [str(i) for i in body.deployment_ids]
     async with db.transaction() as tx:
         await deployments.touch_deployments(tx, ids)
@@ -122,4 +129,7 @@ async def claim(
         async with db.transaction() as tx:
             return await deployments.claim_scheduled_run(tx, ids, body.runner_id)
 
-    return await wait_until(db.hub, ["scheduled"], take, body.wait)
+    run = await wait_until(db.hub, ["scheduled"], take, body.wait)
+    if run is None:
+        return None
+    return FlowRunWithToken(**dict(run), run_token=tokens.mint(run.id))

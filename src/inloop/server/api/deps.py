@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import Request
 
 from inloop.server.database.engine import Database
+from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 
-__all__ = ["actor", "get_db"]
+__all__ = ["actor", "calling_run", "get_db", "run_tokens"]
 
 
 # Async on purpose: FastAPI runs plain-def dependencies in a worker thread, a hop per request.
@@ -21,3 +22,20 @@ async def actor(request: Request) -> str:
     if request.app.state.settings.api_key:
         return f"{declared} (api key)"
     return declared
+
+
+async def run_tokens(request: Request) -> RunTokens:
+    tokens: RunTokens = request.app.state.run_tokens
+    return tokens
+
+
+async def calling_run(request: Request) -> str | None:
+    """The flow run this request comes from, proven by its run token; None without a token.
+
+    A token that is present but not genuine is a 401 naming the header, never ignored.
+    """
+    token = request.headers.get(RUN_TOKEN_HEADER)
+    if token is None:
+        return None
+    tokens: RunTokens = request.app.state.run_tokens
+    return tokens.verify(token)

@@ -12,15 +12,17 @@ from inloop.schemas import (
     FINAL_STATES,
     FlowRun,
     FlowRunCreate,
+    FlowRunWithToken,
     PauseRequest,
     ResumeRequest,
     SetStateRequest,
     State,
     StateType,
 )
-from inloop.server.api.deps import actor, get_db
+from inloop.server.api.deps import actor, get_db, run_tokens
 from inloop.server.api.fast_json import json_response
 from inloop.server.database.engine import Database
+from inloop.server.run_tokens import RunTokens
 from inloop.server.store import pauses, runs
 from inloop.server.wakeups import wait_until
 
@@ -42,9 +44,14 @@ class HeartbeatResponse(BaseModel):
 
 
 @router.post("", status_code=201)
-async def create_flow_run(body: FlowRunCreate, db: Database = Depends(get_db)) -> FlowRun:
+async def create_flow_run(
+    body: FlowRunCreate,
+    db: Database = Depends(get_db),
+    tokens: RunTokens = Depends(run_tokens),
+) -> FlowRunWithToken:
+    """Create a run; the answer carries its run token, for the process that will execute it."""
     async with db.transaction() as tx:
-        return await runs.create_run(
+        run = await runs.create_run(
             tx,
             flow_name=body.flow_name,
             parameters=body.parameters,
@@ -52,6 +59,7 @@ async def create_flow_run(body: FlowRunCreate, db: Database = Depends(get_db)) -
             parent_flow_run_id=str(body.parent_flow_run_id) if body.parent_flow_run_id else None,
             name=body.name,
         )
+    return FlowRunWithToken(**dict(run), run_token=tokens.mint(run.id))
 
 
 @router.get("")

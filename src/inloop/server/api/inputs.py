@@ -6,10 +6,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from inloop.schemas import FlowRunInput, InputCreate, InputFilter
-from inloop.server.api.deps import get_db
+from inloop.server.api.deps import calling_run, get_db
 from inloop.server.api.fast_json import json_response
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
+from inloop.server.run_tokens import stamp_sender
 from inloop.server.store import inputs, runs
 from inloop.server.wakeups import wait_until
 
@@ -18,11 +19,16 @@ router = APIRouter(prefix="/flow_runs/{flow_run_id}", tags=["inputs"])
 
 @router.post("/input", status_code=201, response_model=FlowRunInput)
 async def create_input(
-    flow_run_id: str, body: InputCreate, db: Database = Depends(get_db)
+    flow_run_id: str,
+    body: InputCreate,
+    db: Database = Depends(get_db),
+    caller: str | None = Depends(calling_run),
 ) -> Response:
+    """Send an input; a flow run's sender is set from its run token, never from the body."""
     inputs.check_key(body.key)
+    sender = stamp_sender(body.sender, caller)
     async with db.transaction() as tx:
-        created = await inputs.create_input(tx, flow_run_id, body.key, body.value, body.sender)
+        created = await inputs.create_input(tx, flow_run_id, body.key, body.value, sender)
     return json_response(created, FlowRunInput, 201)
 
 

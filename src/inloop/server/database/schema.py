@@ -21,6 +21,7 @@ __all__ = [
     "flows",
     "logs",
     "metadata",
+    "server_secrets",
     "task_run_results",
     "utcnow",
 ]
@@ -197,4 +198,14 @@ blocks = sa.Table(
     sa.Column("updated", UTCDateTime(), nullable=False),
     # Kept across overwrites; what JSON.save() returns.
     sa.Column("id", sa.String(UUID_LEN), nullable=False, unique=True),
+)
+
+# Secrets the server signs with (run tokens today; resume links later). Kept in the database,
+# not in a file, so every replica serving one database signs and verifies with the same key.
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
 )
