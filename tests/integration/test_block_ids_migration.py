@@ -1,4 +1,4 @@
-"""Migration 0005 gives every existing block an id when a server upgrades an older database."""
+"""Migration 0002 gives every existing block an id when a server upgrades an older database."""
 
 from __future__ import annotations
 
