@@ -54,14 +54,19 @@ def list_runs(
         list[str] | None,
         typer.Option(
             "--state",
+            metavar="STATE",
             help="Only runs in this state (any case; repeat for several).",
             show_default=False,
         ),
     ] = None,
     flow: Annotated[
-        str | None, typer.Option("--flow", help="Only runs of this flow.", show_default=False)
+        str | None, typer.Option(
+            "--flow", metavar="NAME", help="Only runs of this flow.", show_default=False
+        )
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs to show.")] = 20,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, metavar="N", help="How many runs to show.")
+    ] = 20,
 ) -> None:
     """List flow runs, newest first."""
     states = parse_states(state or [])
