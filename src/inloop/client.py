@@ -246,6 +246,12 @@ class InloopClient:
         return FlowRun.model_validate(await self._send("GET", f"/flow_runs/{flow_run_id}"))
 
     @dual
+    async def resolve_flow_run(self, ref: str) -> FlowRun:
+        """The run named by its full id, its name, or an unambiguous start of its id."""
+        found = await self._send("GET", "/flow_runs/resolve", params={"ref": ref})
+        return FlowRun.model_validate(found)
+
+    @dual
     async def read_flow_runs(
         self,
         *,
