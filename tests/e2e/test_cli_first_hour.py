@@ -327,7 +327,7 @@ def test_a_huge_log_record_is_truncated_and_the_rest_of_the_log_kept(
     api, run_flow_script
 ) -> None:
     process = run_flow_script(BIG_LOG)
-    out, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err[-2000:]
     assert "could not ship" not in err and "refused" not in err
     run_id = re.search(r"/runs/([0-9a-f-]{36})", err)
@@ -339,3 +339,36 @@ def test_a_huge_log_record_is_truncated_and_the_rest_of_the_log_kept(
     assert messages[1].endswith("… [truncated 19 MiB → 64 KiB]")
     assert len(messages[1]) < 70_000
     assert messages[2:] == ["after", "Finished in state Completed"]
+
+
+SPLIT_LOGS = """
+from inloop import flow, get_run_logger
+
+@flow(name="first-hour-split-logs")
+def chatty():
+    logger = get_run_logger()
+    for n in range(10):
+        logger.info("%d %s", n, "y" * 50_000)
+
+chatty()
+"""
+
+
+def test_a_batch_the_server_refuses_as_too_big_is_stored_in_smaller_parts(
+    server_factory, run_flow_script
+) -> None:
+    # 10 records of 50 kB go out as one batch; this server takes at most 200 kB per request.
+    small = server_factory(activate=True, INLOOP_MAX_REQUEST_BYTES="200000")
+    process = run_flow_script(SPLIT_LOGS)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err[-2000:]
+    assert "refused" not in err and "could not ship" not in err
+    run_id = re.search(r"/runs/([0-9a-f-]{36})", err)
+    assert run_id, err[:2000]
+    headers = {"authorization": f"Bearer {small.api_key}"} if small.api_key else {}
+    records = httpx.get(
+        f"{small.api_url}/flow_runs/{run_id.group(1)}/logs", headers=headers, timeout=30
+    ).json()
+    messages = [r["message"] for r in records]
+    assert [m.split(" ")[0] for m in messages[:10]] == [str(n) for n in range(10)]
+    assert messages[10:] == ["Finished in state Completed"]
