@@ -13,7 +13,7 @@ needs this process; when it closes during a run, the runner is gone (killed), an
 have nobody watching it: it is reported CRASHED and this process ends.
 
 Exit codes: 0 when the run completed or was suspended (a suspended run holds no process),
-1 when it failed or could not start.
+1 when it failed or could not start, 130 when it was interrupted (SIGINT; recorded CANCELLED).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import threading
 from typing import Any
 
 EXIT_RUNNER_GONE = 70
+EXIT_INTERRUPTED = 130  # what a shell reports for a program stopped by Ctrl-C
 ENTRYPOINT_MODULE = "__inloop_entrypoint__"
 
 
@@ -138,6 +139,8 @@ def execute(run_id: str, entrypoint: str, parameters: dict[str, Any]) -> int:
             engine.run_flow_sync(flow, (), kwargs, flow_run_id=run_id)
     except engine.FlowRunSuspended:
         return 0
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED  # the engine recorded the run CANCELLED and said so
     except Exception as exc:
         # The engine logged the failure with its traceback and marked the run; or the run could
         # not be started (e.g. cancelled meanwhile): say so in one line.

@@ -90,6 +90,27 @@ def describe_detail(detail: Any) -> str:
     return str(detail)
 
 
+def _not_the_api(api_url: str, response: httpx.Response) -> InloopAPIError | None:
+    """An error naming the likely mistake when something other than inloop's API answered.
+
+    The usual cause is INLOOP_API_URL without `/api`: the UI's pages answer with HTML there.
+    """
+    content_type = response.headers.get("content-type", "")
+    html = "html" in content_type
+    if not html and (api_url.endswith("/api") or response.status_code not in (404, 405)):
+        return None
+    what = "HTML" if html else f"{response.status_code} for {response.request.url.path}"
+    hint = (
+        "is an inloop server running there?"
+        if api_url.endswith("/api")
+        else f"did you mean {api_url}/api?"
+    )
+    message = f"INLOOP_API_URL={api_url} answered {what}, not the inloop API; {hint}"
+    return InloopAPIError(
+        response.status_code, message, response.request.method, str(response.request.url)
+    )
+
+
 def _error_for(response: httpx.Response) -> InloopAPIError:
     try:
         detail = response.json().get("detail", response.text)
@@ -199,10 +220,13 @@ class InloopClient:
                     ) from None
                 await asyncio.sleep(0.05 * 2**attempt)
         if response.status_code not in expect:
-            raise _error_for(response)
+            raise _not_the_api(self.api_url, response) or _error_for(response)
         if response.status_code == 204 or not response.content:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise _not_the_api(self.api_url, response) or _error_for(response) from None
 
     # --- server --------------------------------------------------------------------------------
     @dual
@@ -231,6 +255,12 @@ class InloopClient:
     @dual
     async def read_flow_run(self, flow_run_id: UUID | str) -> FlowRun:
         return FlowRun.model_validate(await self._send("GET", f"/flow_runs/{flow_run_id}"))
+
+    @dual
+    async def resolve_flow_run(self, ref: str) -> FlowRun:
+        """The run named by its full id, its name, or an unambiguous start of its id."""
+        found = await self._send("GET", "/flow_runs/resolve", params={"ref": ref})
+        return FlowRun.model_validate(found)
 
     @dual
     async def read_flow_runs(

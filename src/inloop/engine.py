@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import logging
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Coroutine
@@ -26,7 +27,7 @@ from inloop.settings import get_settings
 if TYPE_CHECKING:
     from inloop.flows import Flow
 
-__all__ = ["FlowRunSuspended", "run_flow_async", "run_flow_sync"]
+__all__ = ["FlowRunSuspended", "run_flow_async", "run_flow_sync", "view_url"]
 
 log = logging.getLogger("inloop.engine")
 
@@ -73,7 +74,8 @@ class _Heartbeats:
 _heartbeats = _Heartbeats()
 
 
-def _view_url(run: FlowRun) -> str:
+def view_url(run: FlowRun) -> str:
+    """The run's page in the web UI."""
     return f"{get_settings().resolved_ui_url}/runs/{run.id}"
 
 
@@ -98,7 +100,7 @@ async def _begin(
         log.info("Executing flow run '%s' for flow '%s'", run.name, flow.name)
     # Shown as "Flow run 'name' - View at ...", like the run's own records (console only).
     logging.getLogger("inloop.flow_runs").info(
-        "View at %s", _view_url(run), extra={"flow_run_name": run.name}
+        "View at %s", view_url(run), extra={"flow_run_name": run.name}
     )
     _heartbeats.add(str(run.id))
     return run
@@ -123,6 +125,63 @@ async def _finish(
         if exc.status_code != 409:
             raise
         log.warning("Flow run '%s' could not be marked %s: %s", run.name, state.value, exc.detail)
+
+
+async def _interrupt(run: FlowRun, exc: BaseException) -> None:
+    """Ctrl-C (or a cancelled task): record the run CANCELLED and say so in one line.
+
+    CANCELLED, not CRASHED: a person stopped the run on purpose; nothing broke. CRASHED stays
+    for runs whose process vanished without a word (killed, machine lost).
+    """
+    _heartbeats.discard(str(run.id))
+    client = get_client()
+    where = "while running"
+    try:
+        current: FlowRun = await client.read_flow_run(run.id)
+        if current.state.type in (StateType.PAUSED, StateType.SUSPENDED):
+            key = f" (key {current.pause.key})" if current.pause else ""
+            where = f"while {current.state.name.lower()}{key}"
+    except Exception:  # cannot tell where it stood: the interruption is recorded all the same
+        pass
+    if isinstance(exc, KeyboardInterrupt):
+        how = "Ctrl-C (KeyboardInterrupt)"
+    else:
+        how = "task cancellation (asyncio.CancelledError, e.g. Ctrl-C under asyncio.run)"
+    message = f"interrupted by {how} {where}"
+    logging.getLogger("inloop.flow_runs").warning(
+        "Interrupted by %s %s; marked Cancelled",
+        how,
+        where,
+        extra={"flow_run_id": str(run.id), "flow_run_name": run.name},
+    )
+    await flush_run_logs()
+    try:
+        await client.set_flow_run_state(
+            run.id, StateType.CANCELLED, message=message, details={"cancelled_by": "interrupt"}
+        )
+    except InloopAPIError as error:
+        if error.status_code != 409:
+            raise
+        # Already final (cancelled from the UI meanwhile, ...): that state stands.
+    _quiet_keyboard_interrupt()
+
+
+def _quiet_keyboard_interrupt() -> None:
+    """After the one line above, the KeyboardInterrupt that ends the process prints nothing.
+
+    The process still ends the way an interrupted program should (killed by SIGINT: exit
+    status 130 in a shell); only Python's traceback for it is left out.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "_inloop_quiet", False):
+        return
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+        if not issubclass(exc_type, KeyboardInterrupt):
+            previous(exc_type, exc, tb)
+
+    hook._inloop_quiet = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 async def _is_suspended(run: FlowRun) -> bool:
@@ -199,6 +258,9 @@ def run_flow_sync(
     except FlowRunSuspended:
         run_sync(_finish(run, StateType.SUSPENDED))
         raise
+    except KeyboardInterrupt as exc:
+        run_sync(_interrupt(run, exc))
+        raise
     except BaseException as exc:
         _log_failure(run, exc)
         run_sync(_finish(run, StateType.FAILED, _failure_message(exc)))
@@ -224,6 +286,9 @@ async def run_flow_async(
         result = await fn(*args, **kwargs)
     except FlowRunSuspended:
         await on_io_loop(_finish(run, StateType.SUSPENDED))
+        raise
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+        await on_io_loop(_interrupt(run, exc))
         raise
     except BaseException as exc:
         _log_failure(run, exc)

@@ -13,6 +13,7 @@ without input reached after that is a new one (under the next free key), never a
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from typing import Any
@@ -24,7 +25,7 @@ from pydantic import BaseModel
 from inloop._dual import async_twin, dual
 from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
 from inloop.context import current_flow_run
-from inloop.engine import FlowRunSuspended
+from inloop.engine import FlowRunSuspended, view_url
 from inloop.input.run_input import (
     IDLE_COUNTER,
     AutomaticRunInput,
@@ -32,6 +33,7 @@ from inloop.input.run_input import (
     keyset_from_base_key,
     run_input_class_for,
 )
+from inloop.logging import flush_run_logs
 from inloop.schemas import INPUT_KEY_PATTERN, FlowRun, StateType
 
 __all__ = [
@@ -170,6 +172,21 @@ def _check_suspendable(run: FlowRun) -> None:
     )
 
 
+def _announce_wait(run: FlowRun, key: str, has_input: bool) -> None:
+    """One line on the console (and in the run's log) saying how to answer."""
+    what = "input" if has_input else "a resume"
+    state = "Suspended, waiting" if run.state.is_suspended() else "Waiting"
+    logging.getLogger("inloop.flow_runs").info(
+        "%s for %s (key %s): inloop flow-run resume %s  or  %s/resume",
+        state,
+        what,
+        key,
+        run.id,
+        view_url(run),
+        extra={"flow_run_id": str(run.id), "flow_run_name": run.name},
+    )
+
+
 async def _pause(
     wait_for_input: Any,
     timeout: float | None,
@@ -201,6 +218,9 @@ async def _pause(
             keys = keyset_from_base_key(key)
             earlier = await client.read_flow_run_input(run_id, keys["response"])
 
+    # Whatever the flow logged before asking (e.g. why it rejected the last answer) is stored
+    # before the run shows as paused, so whoever answers next can read it.
+    await flush_run_logs()
     try:
         run = await client.pause_flow_run(
             run_id,
@@ -216,6 +236,7 @@ async def _pause(
         if exc.status_code == 409 and (await client.read_flow_run(run_id)).state.is_suspended():
             raise FlowRunSuspended(key) from None
         raise
+    _announce_wait(run, key, has_input=run_input_cls is not None)
     if reschedule:
         raise FlowRunSuspended(key)
     await _wait_for_resume(run, key, timeout, poll_interval)

@@ -17,10 +17,21 @@ from typing import Any
 from inloop._dual import add_shutdown_hook, io_loop
 from inloop.context import current_flow_run, get_run_context
 
-__all__ = ["RunLogger", "flush_run_logs", "get_run_logger", "setup_console_logging"]
+__all__ = [
+    "RunLogger",
+    "flush_run_logs",
+    "get_run_logger",
+    "setup_console_logging",
+    "truncate_message",
+]
 
 BATCH_SIZE = 500
 BATCH_DELAY_SECONDS = 0.25
+# One record's message is cut to this many characters (the server takes up to 1,000,000), and a
+# batch stops growing past BATCH_CHARS, so one huge log line cannot push a batch over the
+# server's request limit (INLOOP_MAX_REQUEST_BYTES, 16 MiB by default) and lose its neighbours.
+MAX_MESSAGE_CHARS = 64 * 1024
+BATCH_CHARS = 4 * 1024 * 1024
 DATE_FORMAT = "%H:%M:%S"
 
 
@@ -87,7 +98,7 @@ class _RunLogShipper(logging.Handler):
                 "flow_run_id": str(run_id),
                 "level": record.levelno,
                 "logger": record.name,
-                "message": message,
+                "message": truncate_message(message),
                 "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
             }
         except Exception:
@@ -110,7 +121,13 @@ class _RunLogShipper(logging.Handler):
 
     def _take(self) -> list[dict[str, Any]]:
         with self._lock:
-            batch, self._pending = self._pending[:BATCH_SIZE], self._pending[BATCH_SIZE:]
+            count, chars = 0, 0
+            for entry in self._pending[:BATCH_SIZE]:
+                chars += len(entry["message"])
+                if count and chars > BATCH_CHARS:
+                    break
+                count += 1
+            batch, self._pending = self._pending[:count], self._pending[count:]
         return batch
 
     async def _run(self) -> None:
@@ -128,14 +145,43 @@ class _RunLogShipper(logging.Handler):
             await self._ship_pending()
 
     async def _ship_pending(self) -> None:
-        from inloop.client import get_client
-
         while batch := self._take():
-            try:
-                await get_client().send_logs(batch)
-            except Exception as exc:  # logs must never break the flow that wrote them
-                sys.stderr.write(f"inloop: could not ship {len(batch)} log records: {exc}\n")
+            if not await self._send(batch):
                 return
+
+    async def _send(self, batch: list[dict[str, Any]]) -> bool:
+        """Store `batch`; if the server refuses it as too big or invalid, store it in halves.
+
+        False when the server cannot be reached (shipping stops until the next flush).
+        """
+        from inloop.client import InloopAPIError, get_client
+
+        try:
+            await get_client().send_logs(batch)
+            return True
+        except InloopAPIError as exc:  # logs must never break the flow that wrote them
+            if exc.status_code in (413, 422) and len(batch) > 1:
+                half = len(batch) // 2
+                return await self._send(batch[:half]) and await self._send(batch[half:])
+            sys.stderr.write(f"inloop: the server refused {len(batch)} log record(s): {exc}\n")
+            return True  # only these are lost; the records after them still go
+        except Exception as exc:
+            sys.stderr.write(f"inloop: could not ship {len(batch)} log records: {exc}\n")
+            return False
+
+
+def _size(chars: int) -> str:
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if chars >= size:
+            return f"{chars / size:.0f} {unit}"
+    return f"{chars} B"
+
+
+def truncate_message(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`message`, cut to `limit` characters with a marker saying how much was left out."""
+    if len(message) <= limit:
+        return message
+    return f"{message[:limit]}… [truncated {_size(len(message))} → {_size(limit)}]"
 
 
 _shipper = _RunLogShipper()

@@ -7,10 +7,12 @@ loads neither.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
 from inloop.cli import deployments, flow_runs, inbox, server
+from inloop.cli._help import tidy_help
 from inloop.cli._output import UserError, print_error
 
 __all__ = ["app", "main"]
@@ -26,6 +28,29 @@ app.add_typer(server.app, name="server")
 app.add_typer(flow_runs.app, name="flow-run")
 app.add_typer(deployments.app, name="deployment")
 app.command("inbox")(inbox.inbox)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from inloop import __version__
+
+        print(f"inloop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print inloop's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """inloop: workflows that wait for people."""
 
 
 def _error_message(exc: Exception) -> str | None:
@@ -45,8 +70,10 @@ def _error_message(exc: Exception) -> str | None:
 
 
 def main() -> None:
+    command = typer.main.get_command(app)
+    tidy_help(command)
     try:
-        app(prog_name="inloop")
+        command(prog_name="inloop")
     except Exception as exc:
         message = _error_message(exc)
         if message is None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
+from uuid import UUID
 
 import typer
 from rich.markup import escape
@@ -24,11 +27,33 @@ if TYPE_CHECKING:
     from inloop.client import InloopClient
     from inloop.schemas import FlowRun, State
 
-__all__ = ["app", "parse_states"]
+__all__ = ["app", "parse_states", "resolve_run_id"]
+
+# How long `resume` watches the run to say what the flow did with the answer.
+RESUME_WATCH_SECONDS = 3.0
+COMPLAINT_PAGES = 4
+COMPLAINT_LINES = 4
 
 app = typer.Typer(help="List, inspect, follow, cancel and resume flow runs.", no_args_is_help=True)
 
-RunId = Annotated[str, typer.Argument(metavar="ID", help="The flow run's id.", show_default=False)]
+RunId = Annotated[
+    str,
+    typer.Argument(
+        metavar="RUN",
+        help="The flow run: its id, its name, or the start of its id (as the UI shows it).",
+        show_default=False,
+    ),
+]
+
+
+def resolve_run_id(client: InloopClient, ref: str) -> str:
+    """The full id of the run `ref` names; the server explains a name that fits none or many."""
+    try:
+        return str(UUID(ref))  # a full id needs no lookup
+    except ValueError:
+        pass
+    run: FlowRun = client.resolve_flow_run(ref)
+    return str(run.id)
 
 
 def parse_states(values: list[str]) -> list[str]:
@@ -54,14 +79,19 @@ def list_runs(
         list[str] | None,
         typer.Option(
             "--state",
+            metavar="STATE",
             help="Only runs in this state (any case; repeat for several).",
             show_default=False,
         ),
     ] = None,
     flow: Annotated[
-        str | None, typer.Option("--flow", help="Only runs of this flow.", show_default=False)
+        str | None, typer.Option(
+            "--flow", metavar="NAME", help="Only runs of this flow.", show_default=False
+        )
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs to show.")] = 20,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, metavar="N", help="How many runs to show.")
+    ] = 20,
 ) -> None:
     """List flow runs, newest first."""
     states = parse_states(state or [])
@@ -100,6 +130,7 @@ def inspect(flow_run_id: RunId) -> None:
     from inloop.client import get_client
 
     client = get_client()
+    flow_run_id = resolve_run_id(client, flow_run_id)
     run: FlowRun = client.read_flow_run(flow_run_id)
     states: list[State] = client.read_flow_run_states(flow_run_id)
 
@@ -162,6 +193,7 @@ def logs(
     from inloop.client import get_client
 
     client = get_client()
+    flow_run_id = resolve_run_id(client, flow_run_id)
     if follow:
         follow_run(client, flow_run_id)
         return
@@ -178,7 +210,8 @@ def cancel(flow_run_id: RunId) -> None:
     """Cancel a flow run."""
     from inloop.client import get_client
 
-    run: FlowRun = get_client().cancel_flow_run(flow_run_id)
+    client = get_client()
+    run: FlowRun = client.cancel_flow_run(resolve_run_id(client, flow_run_id))
     console().print(f"Cancelled flow run [bold]{escape(run.name)}[/] ({run.id}).")
 
 
@@ -199,6 +232,7 @@ def resume(
     from inloop.client import get_client
 
     client = get_client()
+    flow_run_id = resolve_run_id(client, flow_run_id)
     if input_json is not None:
         run = client.resume_flow_run(flow_run_id, _parse_input(client, flow_run_id, input_json))
     else:
@@ -213,9 +247,67 @@ def resume(
             )
         else:
             run = _prompt_and_resume(client, flow_run_id, pause)
-    console().print(
-        f"Resumed flow run [bold]{escape(run.name)}[/] ({run.id}); now", state_text(run.state)
+    _report_resumed(client, run)
+
+
+def _report_resumed(client: InloopClient, run: FlowRun) -> None:
+    """Say what the flow did with the answer: went on, finished, or asked again."""
+    after: FlowRun = client.wait_for_flow_run_change(
+        run.id, run.state_seq, timeout=RESUME_WATCH_SECONDS
     )
+    resumed = f"Resumed flow run [bold]{escape(run.name)}[/] ({run.id});"
+    if after.state_seq == run.state_seq or after.pause is None:
+        # Still running (or moved on to a state that says it all): name that state.
+        line = Text.from_markup(f"{resumed} now ").append_text(state_text(after.state))
+        if after.state.message and after.state.is_final():
+            line.append(f" - {after.state.message}")
+        console().print(line, soft_wrap=True)
+        return
+    reason = _complaint_since(client, run)
+    key = escape(after.pause.key)
+    if reason is None:
+        console().print(
+            f"{resumed} it went on and now waits for more input (key {key}): "
+            f"inloop flow-run resume {run.id}",
+            soft_wrap=True,
+        )
+        return
+    console().print(
+        f"{resumed} [red]the flow rejected the answer and paused again (key {key}):[/] "
+        f"{escape(reason)}",
+        soft_wrap=True,
+    )
+    raise typer.Exit(1)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)  # the server stores UTC
+
+
+def _complaint_since(client: InloopClient, run: FlowRun) -> str | None:
+    """The last warning or error the flow logged after this resume (its reason for asking again)."""
+    from inloop.cli._follow import LOG_PAGE
+
+    resumed_at = _utc(run.state.timestamp)
+    found = None
+    after_id = 0
+    for _ in range(COMPLAINT_PAGES):
+        records = client.read_logs(run.id, after_id=after_id, limit=LOG_PAGE)
+        for record in records:
+            stamp = _utc(record.timestamp)
+            late = resumed_at is None or (stamp is not None and stamp >= resumed_at)
+            if record.level >= logging.WARNING and late:
+                found = record.message
+        if len(records) < LOG_PAGE:
+            break
+        after_id = records[-1].id
+    if not found:
+        return None
+    # The flow's own words, trimmed: enough lines to show why, not a whole traceback.
+    lines = [line.rstrip() for line in found.strip().splitlines() if line.strip()]
+    return "\n  ".join(lines[:COMPLAINT_LINES])
 
 
 def _parse_input(client: InloopClient, flow_run_id: str, text: str) -> dict[str, Any]:

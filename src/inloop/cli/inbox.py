@@ -17,7 +17,9 @@ __all__ = ["inbox"]
 
 
 def inbox(
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs to show.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, metavar="N", help="How many runs to show.")
+    ] = 50,
 ) -> None:
     """List every paused or suspended run waiting for input, oldest first."""
     from inloop.client import get_client

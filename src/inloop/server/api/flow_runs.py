@@ -22,12 +22,15 @@ from inloop.schemas import (
 from inloop.server.api.deps import actor, get_db, run_tokens
 from inloop.server.api.fast_json import json_response
 from inloop.server.database.engine import Database
+from inloop.server.errors import Conflict, NotFound
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import pauses, runs
 from inloop.server.wakeups import wait_until
 
 router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
 MAX_WAIT = 60.0
+MAX_REF = 200
+RESOLVE_CANDIDATES = 10
 LIVE = frozenset(StateType) - FINAL_STATES
 
 
@@ -82,6 +85,44 @@ async def list_flow_runs(
             limit=limit,
             offset=offset,
         )
+
+
+@router.get("/resolve")
+async def resolve_flow_run(
+    ref: str = Query(
+        min_length=1,
+        max_length=MAX_REF,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="A run's full id, its name, or an unambiguous start of its id.",
+    ),
+    db: Database = Depends(get_db),
+) -> FlowRun:
+    """The one run `ref` names: 404 if none, 409 listing the candidates if several.
+
+    A full id or a name that matches exactly wins over id prefixes it also happens to start.
+    """
+    async with db.read() as conn:
+        found = await runs.resolve_runs(conn, ref, limit=RESOLVE_CANDIDATES + 1)
+    wanted = ref.strip()
+    exact = [run for run in found if wanted in (str(run.id), run.name)]
+    candidates = exact or found
+    if not candidates:
+        raise NotFound(
+            f"no flow run has the id, name or id prefix {ref!r}; "
+            "list runs with `inloop flow-run ls`"
+        )
+    if len(candidates) > 1:
+        shown = ", ".join(
+            f"{run.id} ({run.name}, {run.state.name})"
+            for run in candidates[:RESOLVE_CANDIDATES]
+        )
+        count = str(len(candidates))
+        if len(candidates) > RESOLVE_CANDIDATES:
+            count, shown = f"more than {RESOLVE_CANDIDATES}", f"{shown}, ..."
+        raise Conflict(
+            f"{ref!r} matches {count} flow runs: {shown}; give more of the id, or the full id"
+        )
+    return candidates[0]
 
 
 @router.post("/heartbeat")

@@ -40,6 +40,7 @@ __all__ = [
     "read_run",
     "require_run",
     "require_run_exists",
+    "resolve_runs",
     "set_state",
     "state_history",
     "states_of",
@@ -235,6 +236,18 @@ async def list_runs(
     if parent_flow_run_id:
         query = query.where(flow_runs.c.parent_flow_run_id == parent_flow_run_id)
     query = query.order_by(flow_runs.c.created.desc(), flow_runs.c.id).limit(limit).offset(offset)
+    return [_to_flow_run(row) for row in await conn.execute(query)]
+
+
+async def resolve_runs(conn: Connection, ref: str, limit: int = 10) -> list[FlowRun]:
+    """The runs a person may mean by `ref`: its full id, its name, or the start of its id."""
+    ref = ref.strip()
+    matches = flow_runs.c.name == ref
+    prefix = ref.lower()
+    if prefix and all(c in "0123456789abcdef-" for c in prefix):
+        # Ids are stored as lowercase text, so a prefix is a range scan on the primary key.
+        matches = matches | flow_runs.c.id.startswith(prefix, autoescape=True)
+    query = RUN_SELECT.where(matches).order_by(flow_runs.c.created.desc()).limit(limit)
     return [_to_flow_run(row) for row in await conn.execute(query)]
 
 
