@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from inloop._dual import async_twin, dual
 from inloop.client import InloopAPIError, ServerUnavailable, get_client
 from inloop.context import current_flow_run
-from inloop.engine import FlowRunSuspended
+from inloop.engine import FlowRunSuspended, waiting_on_pause
 from inloop.input.run_input import (
     AutomaticRunInput,
     RunInput,
@@ -71,6 +71,14 @@ def _answer(run_input_cls: type[RunInput], stored: Any) -> Any:
 
 
 async def _wait_for_resume(
+    run: FlowRun, key: str, timeout: float | None, poll_interval: float
+) -> FlowRun:
+    # Beat often while waiting: the server refuses resumes to a paused run gone quiet.
+    with waiting_on_pause(str(run.id)):
+        return await _wait_for_state_change(run, key, timeout, poll_interval)
+
+
+async def _wait_for_state_change(
     run: FlowRun, key: str, timeout: float | None, poll_interval: float
 ) -> FlowRun:
     client = get_client()

@@ -29,6 +29,15 @@ class Settings(BaseSettings):
     # How long a runner may stay silent before the server calls its runs crashed.
     heartbeat_grace_seconds: float = 30.0
     heartbeat_interval_seconds: float = 5.0
+    # A process waiting on a pause beats this often; once it has been silent for the grace, the
+    # server refuses a resume (409) and marks the run crashed, instead of acknowledging an answer
+    # nothing would read. Shorter than the running grace: a paused process has nothing else to do.
+    paused_heartbeat_interval_seconds: float = 1.0
+    paused_heartbeat_grace_seconds: float = 8.0
+    # How long a client keeps retrying a request the server did not answer (connection refused
+    # or dropped, 502/503/504) once it has reached that server before: long enough to ride out a
+    # server restart. A server never reached fails fast instead.
+    client_retry_seconds: float = 30.0
     logging_level: str = "INFO"
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -50,9 +51,17 @@ async def _reaper(db: Database, settings: Settings) -> None:
                 await runs.expire_overdue_pauses(tx)
             # Heartbeats could not reach a server that was down: after a restart, give every
             # live process one grace period to check in before calling its runs crashed.
-            if loop.time() - started > settings.heartbeat_grace_seconds:
+            # Paused processes beat more often, so they get a shorter grace (both ways).
+            up = loop.time() - started
+            running_grace = settings.heartbeat_grace_seconds
+            paused_grace = settings.paused_heartbeat_grace_seconds
+            if up > min(running_grace, paused_grace):
                 async with db.transaction() as tx:
-                    await runs.mark_silent_runs_crashed(tx, settings.heartbeat_grace_seconds)
+                    await runs.mark_silent_runs_crashed(
+                        tx,
+                        running_grace if up > running_grace else None,
+                        paused_grace if up > paused_grace else None,
+                    )
         except asyncio.CancelledError:
             raise
         except Exception:  # the reaper must outlive a database hiccup
@@ -68,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url)
         await db.start()
         app.state.db = db
+        app.state.started_at = time.monotonic()
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
         try:
             yield
