@@ -147,6 +147,9 @@ async def _pause(
     if earlier is not None:
         return _answer(run_input_cls, earlier) if run_input_cls else None
 
+    # The server judges a paused run's process by its heartbeats only once it has one: make
+    # sure it does, or a process killed while paused would look alive for good.
+    await client.heartbeat([run_id])
     try:
         run = await client.pause_flow_run(
             run_id,

@@ -66,13 +66,15 @@ async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
         "timeout": request.timeout,
     }
     extra: dict[str, Any] = {
-        # The pausing process is alive now; from here it beats often (see resume_run).
-        "heartbeat_at": now,
         "pause_key": request.key,
         "pause_deadline": deadline,
         "pause_reschedule": request.reschedule,
         "pause_started": now,
     }
+    if row.heartbeat_at is not None:
+        # A beating process asks for this pause, so it is alive now; from here on it beats
+        # often (see resume_run). A run nothing ever beat for is never judged by silence.
+        extra["heartbeat_at"] = now
     return await runs.write_state(tx, row, new, None, details, extra)
 
 
