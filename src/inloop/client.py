@@ -42,8 +42,10 @@ __all__ = [
     "get_client",
 ]
 
-CONNECT_RETRIES = 3
 RUN_TOKEN_HEADER = "X-Inloop-Run-Token"
+FIRST_CONTACT_RETRIES = 3
+RETRY_STATUSES = frozenset({502, 503, 504})  # a proxy or a server stopping: ask again
+RETRY_MAX_PAUSE_SECONDS = 1.0
 LONG_POLL_SLACK = 15.0
 
 
@@ -133,6 +135,8 @@ def default_actor() -> str:
 
 
 _pools: dict[tuple[str, str | None], httpx.AsyncClient] = {}
+# APIs that answered this process at least once: losing one of those is a restart to ride out.
+_reached: set[str] = set()
 
 
 def _pool(api_url: str, api_key: str | None) -> httpx.AsyncClient:
@@ -196,29 +200,56 @@ class InloopClient:
         params: Any = None,
         timeout: float | None = None,
         expect: Sequence[int] = (200, 201, 204),
+        idempotent: bool | None = None,
     ) -> Any:
+        """Send one request, retrying while the server cannot answer it.
+
+        A request that never left (connection refused) is retried whatever it is; one that
+        may have reached the server (connection dropped, read timeout, 502/503/504) only when
+        sending it twice does what sending it once does (`idempotent`; GETs by default).
+        Retries go on for `client_retry_seconds` once this server has answered us before (a
+        restart), but only a few times for one never reached (not started: fail fast).
+        """
+        if idempotent is None:
+            idempotent = method == "GET"
         pool = _pool(self.api_url, self.api_key)
         request_timeout = httpx.Timeout(timeout or 30.0, connect=5.0, pool=None)
         # Inside a flow run, say which run is asking (the server sets input senders from it).
         run = current_flow_run()
         token = (run.run_token if run is not None else None) or self.run_token
         headers = {RUN_TOKEN_HEADER: token} if token else None
-        for attempt in range(CONNECT_RETRIES + 1):
+        loop = asyncio.get_running_loop()
+        give_up: float | None = None
+        attempt = 0
+        while True:
             try:
                 response = await pool.request(
                     method, path, json=json, params=params, headers=headers,
                     timeout=request_timeout,
                 )
-                break
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Nothing was sent: retrying is safe for every method.
-                if attempt == CONNECT_RETRIES:
-                    raise ServerUnavailable(
-                        f"could not reach the inloop server at {self.api_url} ({exc}). "
-                        "Start one with `inloop server start`, or set INLOOP_API_URL to the "
-                        "address of a running server."
-                    ) from None
-                await asyncio.sleep(0.05 * 2**attempt)
+            except httpx.TransportError as exc:
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if not (never_sent or idempotent):
+                    raise
+                failure = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            else:
+                _reached.add(self.api_url)
+                if not (idempotent and response.status_code in RETRY_STATUSES):
+                    break
+                failure = f"HTTP {response.status_code}"
+            if give_up is None:
+                window = get_settings().client_retry_seconds if self.api_url in _reached else 0
+                give_up = loop.time() + window
+            if attempt >= FIRST_CONTACT_RETRIES and loop.time() >= give_up:
+                if failure.startswith("HTTP"):
+                    break  # the server's own answer says what went wrong
+                raise ServerUnavailable(
+                    f"could not reach the inloop server at {self.api_url} ({failure}). "
+                    "Start one with `inloop server start`, or set INLOOP_API_URL to the "
+                    "address of a running server."
+                ) from None
+            await asyncio.sleep(min(0.05 * 2**attempt, RETRY_MAX_PAUSE_SECONDS))
+            attempt += 1
         if response.status_code not in expect:
             raise _not_the_api(self.api_url, response) or _error_for(response)
         if response.status_code == 204 or not response.content:
@@ -365,7 +396,7 @@ class InloopClient:
         self, flow_run_ids: Sequence[UUID | str], runner_id: str | None = None
     ) -> dict[str, StateType]:
         body = {"ids": [str(i) for i in flow_run_ids], "runner_id": runner_id}
-        found = await self._send("POST", "/flow_runs/heartbeat", json=body)
+        found = await self._send("POST", "/flow_runs/heartbeat", json=body, idempotent=True)
         return {k: StateType(v) for k, v in found["stopped"].items()}
 
     # --- inputs --------------------------------------------------------------------------------
@@ -374,7 +405,10 @@ class InloopClient:
         self, flow_run_id: UUID | str, key: str, value: Any, sender: str | None = None
     ) -> FlowRunInput:
         body = {"key": key, "value": value, "sender": sender}
-        found = await self._send("POST", f"/flow_runs/{flow_run_id}/input", json=body)
+        # The key names this input: the server answers a repeat with the stored row.
+        found = await self._send(
+            "POST", f"/flow_runs/{flow_run_id}/input", json=body, idempotent=True
+        )
         return FlowRunInput.model_validate(found)
 
     @dual
@@ -409,6 +443,7 @@ class InloopClient:
             f"/flow_runs/{flow_run_id}/input/filter",
             json=body,
             timeout=wait + LONG_POLL_SLACK,
+            idempotent=True,
         )
         return [FlowRunInput.model_validate(item) for item in found]
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import logging
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 from inloop import context as run_context
@@ -27,7 +28,7 @@ from inloop.settings import get_settings
 if TYPE_CHECKING:
     from inloop.flows import Flow
 
-__all__ = ["FlowRunSuspended", "run_flow_async", "run_flow_sync", "view_url"]
+__all__ = ["FlowRunSuspended", "run_flow_async", "run_flow_sync", "view_url", "waiting_on_pause"]
 
 log = logging.getLogger("inloop.engine")
 
@@ -40,10 +41,14 @@ class FlowRunSuspended(BaseException):  # a signal, not an error
 
 
 class _Heartbeats:
-    """Tell the server, every few seconds, which runs this process is still executing."""
+    """Tell the server which runs this process is still executing: every few seconds, and every
+    second or so while one of them waits on a pause (the server refuses a resume to a paused run
+    whose process went quiet, so it must soon tell a dead process from a live one).
+    """
 
     def __init__(self) -> None:
         self.active: set[str] = set()
+        self.paused: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
 
@@ -56,15 +61,31 @@ class _Heartbeats:
     def discard(self, run_id: str) -> None:
         with self._lock:
             self.active.discard(run_id)
+            self.paused.discard(run_id)
+
+    @contextlib.contextmanager
+    def waiting_on_pause(self, run_id: str) -> Iterator[None]:
+        with self._lock:
+            self.paused.add(run_id)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.paused.discard(run_id)
 
     async def _beat(self) -> None:
-        interval = get_settings().heartbeat_interval_seconds
+        loop = asyncio.get_running_loop()
+        last = loop.time()
         while True:
-            await asyncio.sleep(interval)
+            settings = get_settings()
+            interval = settings.heartbeat_interval_seconds
+            await asyncio.sleep(min(interval, settings.paused_heartbeat_interval_seconds))
             with self._lock:
                 ids = list(self.active)
-            if not ids:
+                paused = bool(self.paused)
+            if not ids or not (paused or loop.time() - last >= interval):
                 continue
+            last = loop.time()
             try:
                 await get_client().heartbeat(ids)
             except Exception as exc:  # the server may be restarting; try again next beat
@@ -72,6 +93,7 @@ class _Heartbeats:
 
 
 _heartbeats = _Heartbeats()
+waiting_on_pause = _heartbeats.waiting_on_pause
 
 
 def view_url(run: FlowRun) -> str:

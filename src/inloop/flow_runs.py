@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from inloop._dual import async_twin, dual
 from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
 from inloop.context import current_flow_run
-from inloop.engine import FlowRunSuspended, view_url
+from inloop.engine import FlowRunSuspended, view_url, waiting_on_pause
 from inloop.input.run_input import (
     IDLE_COUNTER,
     AutomaticRunInput,
@@ -109,6 +109,14 @@ def _answer(run_input_cls: type[RunInput], stored: Any) -> Any:
 
 
 async def _wait_for_resume(
+    run: FlowRun, key: str, timeout: float | None, poll_interval: float
+) -> FlowRun:
+    # Beat often while waiting: the server refuses resumes to a paused run gone quiet.
+    with waiting_on_pause(str(run.id)):
+        return await _wait_for_state_change(run, key, timeout, poll_interval)
+
+
+async def _wait_for_state_change(
     run: FlowRun, key: str, timeout: float | None, poll_interval: float
 ) -> FlowRun:
     client = get_client()
@@ -221,6 +229,9 @@ async def _pause(
     # Whatever the flow logged before asking (e.g. why it rejected the last answer) is stored
     # before the run shows as paused, so whoever answers next can read it.
     await flush_run_logs()
+    # The server judges a paused run's process by its heartbeats only once it has one: make
+    # sure it does, or a process killed while paused would look alive for good.
+    await client.heartbeat([run_id])
     try:
         run = await client.pause_flow_run(
             run_id,

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     # How long a runner's long-poll for work lasts (the server allows at most 60). The server
     # shows a deployment's runner as online while it polled within about twice this.
     runner_poll_seconds: float = Field(default=30.0, gt=0, le=60)
+    # A process waiting on a pause beats this often; once it has been silent for the grace, the
+    # server refuses a resume (409) and marks the run crashed, instead of acknowledging an answer
+    # nothing would read. Shorter than the running grace: a paused process has nothing else to do.
+    paused_heartbeat_interval_seconds: float = 1.0
+    paused_heartbeat_grace_seconds: float = 8.0
+    # How long a client keeps retrying a request the server did not answer (connection refused
+    # or dropped, 502/503/504) once it has reached that server before: long enough to ride out a
+    # server restart. A server never reached fails fast instead.
+    client_retry_seconds: float = 30.0
     logging_level: str = "INFO"
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -53,9 +54,17 @@ async def _reaper(db: Database, settings: Settings) -> None:
                 await runs.expire_overdue_pauses(tx)
             # Heartbeats could not reach a server that was down: after a restart, give every
             # live process one grace period to check in before calling its runs crashed.
-            if loop.time() - started > settings.heartbeat_grace_seconds:
+            # Paused processes beat more often, so they get a shorter grace (both ways).
+            up = loop.time() - started
+            running_grace = settings.heartbeat_grace_seconds
+            paused_grace = settings.paused_heartbeat_grace_seconds
+            if up > min(running_grace, paused_grace):
                 async with db.transaction() as tx:
-                    await runs.mark_silent_runs_crashed(tx, settings.heartbeat_grace_seconds)
+                    await runs.mark_silent_runs_crashed(
+                        tx,
+                        running_grace if up > running_grace else None,
+                        paused_grace if up > paused_grace else None,
+                    )
         except asyncio.CancelledError:
             raise
         except Exception:  # the reaper must outlive a database hiccup
@@ -74,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with db.transaction() as tx:
             signing_key = await secrets.get_or_create_secret(tx, secrets.SIGNING_KEY)
         app.state.run_tokens = RunTokens(signing_key)
+        app.state.started_at = time.monotonic()
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
         try:
             yield

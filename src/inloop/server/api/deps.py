@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import Request
 
 from inloop.server.database.engine import Database
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 
-__all__ = ["actor", "calling_run", "get_db", "run_tokens"]
+__all__ = ["actor", "calling_run", "get_db", "paused_grace", "run_tokens"]
 
 
 # Async on purpose: FastAPI runs plain-def dependencies in a worker thread, a hop per request.
@@ -39,3 +41,14 @@ async def calling_run(request: Request) -> str | None:
         return None
     tokens: RunTokens = request.app.state.run_tokens
     return tokens.verify(token)
+
+
+async def paused_grace(request: Request) -> float | None:
+    """After how many silent seconds a paused run's process counts as gone.
+
+    None while this server is younger than that grace: a live process had no server to beat to
+    while it was down, and gets one grace period to check in again.
+    """
+    grace: float = request.app.state.settings.paused_heartbeat_grace_seconds
+    started: float = request.app.state.started_at
+    return grace if time.monotonic() - started > grace else None

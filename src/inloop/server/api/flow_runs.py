@@ -19,7 +19,7 @@ from inloop.schemas import (
     State,
     StateType,
 )
-from inloop.server.api.deps import actor, get_db, run_tokens
+from inloop.server.api.deps import actor, get_db, paused_grace, run_tokens
 from inloop.server.api.fast_json import json_response
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, NotFound
@@ -221,8 +221,17 @@ async def resume(
     # Optional, like the reference: a bodiless POST resumes without input.
     body: ResumeRequest | None = None,
     who: str = Depends(actor),
+    grace: float | None = Depends(paused_grace),
     db: Database = Depends(get_db),
 ) -> FlowRun:
     run_input = body.run_input if body is not None else None
     async with db.transaction() as tx:
-        return await pauses.resume_run(tx, flow_run_id, run_input, who)
+        run = await pauses.resume_run(tx, flow_run_id, run_input, who, grace)
+    # A resume never crashes a run, unless the process waiting on the pause was gone: the
+    # crash is committed, and the answer refused, since nothing would ever read it.
+    if run.state.type is StateType.CRASHED:
+        raise Conflict(
+            f"flow run '{run.name}' can no longer be resumed: {run.state.message}; "
+            "the answer was not stored. Start a new run to ask again"
+        )
+    return run

@@ -17,19 +17,34 @@ from inloop.server.wakeups import wait_until
 router = APIRouter(prefix="/flow_runs/{flow_run_id}", tags=["inputs"])
 
 
-@router.post("/input", status_code=201, response_model=FlowRunInput)
+@router.post(
+    "/input",
+    status_code=201,
+    response_model=FlowRunInput,
+    responses={
+        200: {
+            "model": FlowRunInput,
+            "description": "A retry: this key already held this value from this sender.",
+        }
+    },
+)
 async def create_input(
     flow_run_id: str,
     body: InputCreate,
     db: Database = Depends(get_db),
     caller: str | None = Depends(calling_run),
 ) -> Response:
-    """Send an input; a flow run's sender is set from its run token, never from the body."""
+    """Store an input (201); the same key, value and sender again is the same input (200).
+
+    A flow run's sender is set from its run token, never from the body.
+    """
     inputs.check_key(body.key)
     sender = stamp_sender(body.sender, caller)
     async with db.transaction() as tx:
-        created = await inputs.create_input(tx, flow_run_id, body.key, body.value, sender)
-    return json_response(created, FlowRunInput, 201)
+        stored, created = await inputs.create_input(
+            tx, flow_run_id, body.key, body.value, sender
+        )
+    return json_response(stored, FlowRunInput, 201 if created else 200)
 
 
 @router.post("/input/filter", response_model=list[FlowRunInput])

@@ -1,4 +1,12 @@
-"""All reads and writes of flow run inputs: keyed, typed-by-prefix, paged by sequence."""
+"""All reads and writes of flow run inputs: keyed, typed-by-prefix, paged by sequence.
+
+Readers page through a run's inputs with `seq > cursor`, so a run's inputs must become visible
+in `seq` order: an input committed with a lower `seq` after a reader saw a higher one would be
+skipped for good. `seq` is drawn at insert time, not at commit, so every write of a run's inputs
+first locks the run's row (`runs.lock_for_inputs`) and holds it to commit. Writers of one run
+then draw and commit their `seq` one after another, on every server replica sharing the
+database. (SQLite needs no row lock: its writers already take turns, BEGIN IMMEDIATE.)
+"""
 
 from __future__ import annotations
 
@@ -7,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from inloop.schemas import FINAL_STATES, FlowRunInput, StateType
 from inloop.schemas import INPUT_KEY_PATTERN as KEY_PATTERN
-from inloop.schemas import FlowRunInput
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import flow_run_inputs, utcnow
-from inloop.server.errors import Conflict, Invalid, NotFound
+from inloop.server.errors import Conflict, Invalid
+from inloop.server.store import runs
 
 __all__ = [
     "KEY_PATTERN",
@@ -52,30 +61,46 @@ def _to_input(row: Any) -> FlowRunInput:
 
 async def create_input(
     tx: Tx, run_id: str, key: str, value: Any, sender: str | None
-) -> FlowRunInput:
-    """Insert a new input: 404 for an unknown run, 409 for a key this run already has.
+) -> tuple[FlowRunInput, bool]:
+    """Store a new input; the flag says whether this call stored it (False: it was already there).
 
-    The constraints decide (foreign key to the run, unique (run, key)), which saves a query on
-    the hottest write path; the transaction ends either way.
+    A key is chosen by the sender before its first attempt, so a retry after a lost answer
+    sends the same key and value again: that is the same input, answered with the stored row.
+    The same key with a different value or sender is a conflict (409). Unknown runs are 404;
+    runs in a final state refuse new inputs (409), since nothing would ever read them.
     """
     check_key(key)
+    run = await runs.lock_for_inputs(tx, run_id)
+    existing = await read_input(tx, run_id, key)
+    if existing is not None:
+        if existing.value == value and existing.sender == sender:
+            return existing, False
+        raise Conflict(
+            f"flow run '{run.name}' already has an input with key {key!r} with a different "
+            "value or sender; send a new value under a new key"
+        )
+    state = StateType(run.state_type)
+    if state in FINAL_STATES:
+        raise Conflict(
+            f"flow run '{run.name}' is {state.display_name}; it accepts no more inputs, "
+            "because nothing would ever read them"
+        )
     try:
         result = await tx.execute(
             flow_run_inputs.insert()
             .values(flow_run_id=run_id, key=key, value=value, sender=sender, created=utcnow())
             .returning(*flow_run_inputs.c)
         )
-    except IntegrityError as exc:
-        if "foreign key" in str(exc.orig).lower():
-            raise NotFound(f"flow run '{run_id}' not found") from exc
-        raise Conflict(f"flow run '{run_id}' already has an input with key {key!r}") from exc
+    except IntegrityError as exc:  # a writer that does not lock the run raced this one
+        raise Conflict(f"flow run '{run.name}' already has an input with key {key!r}") from exc
     tx.notify(f"inputs:{run_id}")
-    return _to_input(result.one())
+    return _to_input(result.one()), True
 
 
 async def put_input(tx: Tx, run_id: str, key: str, value: Any, sender: str | None) -> None:
     """Insert or replace (used for a pause's schema and description, rewritten on re-run)."""
     check_key(key)
+    await runs.lock_for_inputs(tx, run_id)
     await tx.execute(
         flow_run_inputs.delete()
         .where(flow_run_inputs.c.flow_run_id == run_id)

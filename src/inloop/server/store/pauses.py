@@ -71,6 +71,10 @@ async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
         "pause_reschedule": request.reschedule,
         "pause_started": now,
     }
+    if row.heartbeat_at is not None:
+        # A beating process asks for this pause, so it is alive now; from here on it beats
+        # often (see resume_run). A run nothing ever beat for is never judged by silence.
+        extra["heartbeat_at"] = now
     return await runs.write_state(tx, row, new, None, details, extra)
 
 
@@ -127,8 +131,16 @@ def validate_against_schema(schema: dict[str, Any], value: Any) -> list[dict[str
 
 
 async def resume_run(
-    tx: Tx, run_id: str, run_input: dict[str, Any] | None, resumed_by: str
+    tx: Tx,
+    run_id: str,
+    run_input: dict[str, Any] | None,
+    resumed_by: str,
+    waiter_grace: float | None = None,
 ) -> FlowRun:
+    """Store the answer and move the run on; or, when the process waiting on this pause has
+    been silent for more than `waiter_grace` seconds, mark the run CRASHED and return that
+    instead (the caller refuses the resume: an acknowledged answer nobody reads is a lie).
+    """
     row = await runs.lock_run(tx, run_id)
     current = StateType(row.state_type)
     if current not in (StateType.PAUSED, StateType.SUSPENDED):
@@ -136,6 +148,15 @@ async def resume_run(
         raise Conflict(
             f"flow run '{row.name}' is not paused (state: {row.state_name}); "
             f"only paused or suspended runs can be resumed{why}"
+        )
+    if (
+        current is StateType.PAUSED
+        and waiter_grace is not None
+        and row.heartbeat_at is not None
+        and (utcnow() - row.heartbeat_at).total_seconds() > waiter_grace
+    ):
+        return await runs.write_state(
+            tx, row, StateType.CRASHED, runs.silence_message(row.heartbeat_at)
         )
     if row.pause_deadline is not None and row.pause_deadline < utcnow():
         raise Conflict(

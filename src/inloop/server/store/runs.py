@@ -35,6 +35,7 @@ __all__ = [
     "inbox",
     "inbox_count",
     "list_runs",
+    "lock_for_inputs",
     "lock_run",
     "mark_silent_runs_crashed",
     "read_run",
@@ -42,6 +43,7 @@ __all__ = [
     "require_run_exists",
     "resolve_runs",
     "set_state",
+    "silence_message",
     "state_history",
     "states_of",
     "write_state",
@@ -183,6 +185,21 @@ async def lock_run(tx: Tx, run_id: str) -> Any:
     query = RUN_SELECT.where(flow_runs.c.id == run_id)
     if tx.conn.dialect.name == "postgresql":
         query = query.with_for_update(of=flow_runs)
+    row = (await tx.execute(query)).first()
+    if row is None:
+        raise NotFound(f"flow run '{run_id}' not found")
+    return row
+
+
+async def lock_for_inputs(tx: Tx, run_id: str) -> Any:
+    """The run's name and state, its row locked until commit so its inputs commit in order.
+
+    FOR NO KEY UPDATE: it queues writers of this run's inputs behind each other, yet lets the
+    foreign-key checks of other tables' inserts (which take KEY SHARE) through.
+    """
+    query = sa.select(flow_runs.c.name, flow_runs.c.state_type).where(flow_runs.c.id == run_id)
+    if tx.conn.dialect.name == "postgresql":
+        query = query.with_for_update(key_share=True)
     row = (await tx.execute(query)).first()
     if row is None:
         raise NotFound(f"flow run '{run_id}' not found")
@@ -379,31 +396,52 @@ async def heartbeat(tx: Tx, run_ids: list[str], runner_id: str | None = None) ->
     return int(result.rowcount or 0)
 
 
-async def mark_silent_runs_crashed(tx: Tx, grace_seconds: float) -> list[str]:
-    """Runs whose process stopped heartbeating are not running: say so (CRASHED)."""
-    cutoff = utcnow() - timedelta(seconds=grace_seconds)
-    rows = await tx.execute(
-        RUN_SELECT.where(
-            flow_runs.c.state_type.in_([S.PENDING.value, S.RUNNING.value, S.PAUSED.value])
-        )
-        .where(flow_runs.c.heartbeat_at.is_not(None))
-        .where(flow_runs.c.heartbeat_at < cutoff)
-        .limit(100)
+def _silence_cutoffs(
+    grace_seconds: float | None, paused_grace_seconds: float | None
+) -> dict[StateType, datetime]:
+    """For each judged state: a run in it whose last heartbeat is older than this is silent."""
+    now = utcnow()
+    cutoffs = {}
+    if grace_seconds is not None:
+        cutoff = now - timedelta(seconds=grace_seconds)
+        cutoffs = {S.PENDING: cutoff, S.RUNNING: cutoff, S.PAUSED: cutoff}
+    if paused_grace_seconds is not None:
+        cutoffs[S.PAUSED] = now - timedelta(seconds=paused_grace_seconds)
+    return cutoffs
+
+
+def silence_message(last_heartbeat: datetime) -> str:
+    return (
+        "the process running this flow run stopped answering "
+        f"(last heartbeat {last_heartbeat.isoformat()}); it was marked crashed"
     )
+
+
+async def mark_silent_runs_crashed(
+    tx: Tx, grace_seconds: float | None, paused_grace_seconds: float | None = None
+) -> list[str]:
+    """Runs whose process stopped heartbeating are not running: say so (CRASHED).
+
+    A paused process beats more often than a running one, so it may have its own, shorter
+    grace; a grace of None judges no run by it.
+    """
+    cutoffs = _silence_cutoffs(grace_seconds, paused_grace_seconds)
+    if not cutoffs:
+        return []
+    silent = sa.or_(
+        *(
+            sa.and_(flow_runs.c.state_type == state.value, flow_runs.c.heartbeat_at < cutoff)
+            for state, cutoff in cutoffs.items()
+        )
+    )
+    rows = await tx.execute(RUN_SELECT.where(silent).limit(100))
     crashed = []
     for row in rows.all():
         locked = await lock_run(tx, row.id)
-        if locked.heartbeat_at is None or locked.heartbeat_at >= cutoff:
-            continue
-        await write_state(
-            tx,
-            locked,
-            S.CRASHED,
-            message=(
-                f"the process running this flow run stopped answering "
-                f"(last heartbeat {locked.heartbeat_at.isoformat()}); it was marked crashed"
-            ),
-        )
+        cutoff = cutoffs.get(StateType(locked.state_type))
+        if cutoff is None or locked.heartbeat_at is None or locked.heartbeat_at >= cutoff:
+            continue  # it beat, or moved on, meanwhile
+        await write_state(tx, locked, S.CRASHED, message=silence_message(locked.heartbeat_at))
         crashed.append(row.id)
     return crashed
 
