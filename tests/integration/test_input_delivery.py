@@ -5,6 +5,7 @@ to a paused run whose process was killed.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 import uuid
@@ -194,3 +195,40 @@ def test_resume_of_a_killed_paused_process_is_refused(
     after = client.read_flow_run(run.id)
     assert after.state.type is StateType.CRASHED
     assert all(not item.key.endswith("-response") for item in client.read_flow_run_inputs(run.id))
+
+
+def test_an_answer_acknowledged_just_before_the_process_died_is_named_in_the_crash(
+    server_factory: Any, run_flow_script: Any
+) -> None:
+    # The resume is acknowledged while the process still counts as alive (frozen, not yet
+    # silent for the paused grace); it is killed before it can read the answer.
+    server_factory(
+        activate=True,
+        INLOOP_PAUSED_HEARTBEAT_GRACE_SECONDS="60",
+        INLOOP_HEARTBEAT_GRACE_SECONDS=str(PAUSED_GRACE),
+    )
+    client = get_client()
+    process = run_flow_script(PAUSING_SCRIPT.replace("paused-then-killed", "answered-then-killed"))
+
+    def paused_run() -> Any:
+        found = client.read_flow_runs(flow_name="answered-then-killed", state=StateType.PAUSED)
+        return found[0] if found else None
+
+    run = wait_for(paused_run, timeout=60)
+    process.send_signal(signal.SIGSTOP)
+    try:
+        resumed = client.resume_flow_run(run.id, run_input={"value": "read me"})
+        assert resumed.state.type is StateType.RUNNING
+    finally:
+        process.kill()
+        process.wait()
+
+    def crashed() -> Any:
+        found = client.read_flow_run(run.id)
+        return found if found.state.type is StateType.CRASHED else None
+
+    after = wait_for(crashed, timeout=60)
+    assert "may never have been read" in (after.state.message or "")
+    assert after.state.details["unread_answer"] == "paused-1-response"
+    kept = client.read_flow_run_input(run.id, "paused-1-response")
+    assert kept is not None and kept.value == {"value": "read me"}

@@ -441,9 +441,40 @@ async def mark_silent_runs_crashed(
         cutoff = cutoffs.get(StateType(locked.state_type))
         if cutoff is None or locked.heartbeat_at is None or locked.heartbeat_at >= cutoff:
             continue  # it beat, or moved on, meanwhile
-        await write_state(tx, locked, S.CRASHED, message=silence_message(locked.heartbeat_at))
+        message = silence_message(locked.heartbeat_at)
+        details: dict[str, Any] = {}
+        unread = await _answer_left_unread(tx, locked)
+        if unread is not None:
+            message += (
+                f"; the answer to '{locked.pause_key}' stored at {unread.isoformat()} may never "
+                f"have been read (no word from the process since): it is kept as input "
+                f"'{locked.pause_key}-response'"
+            )
+            details["unread_answer"] = f"{locked.pause_key}-response"
+        await write_state(tx, locked, S.CRASHED, message=message, details=details)
         crashed.append(row.id)
     return crashed
+
+
+# A resumed process beats again within a paused heartbeat interval of reading its answer.
+UNREAD_ANSWER_WINDOW = timedelta(seconds=1)
+
+
+async def _answer_left_unread(tx: Tx, row: Any) -> datetime | None:
+    """When the answer to the run's last pause came just before its process fell silent.
+
+    A resume is acknowledged only while the paused process is heard from; it may still die in
+    the moment after. Its crash then says so, and where the answer waits, rather than letting an
+    acknowledged answer vanish without a word.
+    """
+    from inloop.server.store import inputs  # inputs locks runs through this module
+
+    if StateType(row.state_type) is not S.RUNNING or not row.pause_key:
+        return None
+    answer = await inputs.read_input(tx, row.id, f"{row.pause_key}-response")
+    if answer is None or row.heartbeat_at - answer.created > UNREAD_ANSWER_WINDOW:
+        return None
+    return answer.created
 
 
 async def expire_overdue_pauses(tx: Tx, grace_seconds: float = 2.0) -> list[str]:
