@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ServerInfo, free_port, is_postgres
+from servers import ServerInfo, free_port, is_postgres
 from waiting import wait_for
 
 from inloop import get_client
