@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,19 +58,31 @@ def test_greeter_and_sender_in_two_terminals(server: Any, spawn: Any) -> None:
     assert "Traceback" not in greeter.output
 
 
-def test_suspend_after_idle_then_resume_answers_only_new_input(server: Any, spawn: Any) -> None:
+def test_suspend_after_idle_then_resume_answers_only_new_input(
+    server: Any, spawn: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Waits out the example's 30 s idle timeout once, as the seed's text says it should."""
     greeter = spawn(EXAMPLES / "suspend_after_idle.py")
     greeter.wait_for_output("is being served")
     client = get_client()
     # Stands in for the sender's flow run: replies to inputs it sends come back here.
     me = client.create_flow_run("idle-sender")
-    sender = f"inloop.flow-run.{me.id}"
+    # Speak as that run, as its own process would: the server stamps the sender from its token.
+    monkeypatch.setenv("INLOOP_RUN_TOKEN", me.run_token)
+    # ...and beat for it, as its process would, or the server calls it crashed during the idle
+    # period and refuses the replies meant for it.
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(1):
+            client.heartbeat([me.id])
+
+    threading.Thread(target=beat, daemon=True).start()
     replies = receive_input(str, timeout=20, flow_run_id=me.id)
 
     run = run_deployment("greeter/suspend-after-idle", timeout=0)
     for name in ("alice", "bob"):
-        send_input(name, flow_run_id=run.id, sender=sender)
+        send_input(name, flow_run_id=run.id)
         assert replies.next() == f"Hello, {name}!"
 
     suspended = wait_state(run.id, StateType.SUSPENDED, timeout=60)
@@ -81,9 +94,9 @@ def test_suspend_after_idle_then_resume_answers_only_new_input(server: Any, spaw
 
     resume_flow_run(run.id)
     wait_state(run.id, StateType.RUNNING)
-    send_input("carol", flow_run_id=run.id, sender=sender)
+    send_input("carol", flow_run_id=run.id)
     assert replies.next() == "Hello, carol!"
-    send_input("__EXIT__", flow_run_id=run.id, sender=sender)
+    send_input("__EXIT__", flow_run_id=run.id)
     wait_state(run.id, StateType.COMPLETED)
     greeter.wait_for_output("Goodbye!")
 
@@ -92,4 +105,5 @@ def test_suspend_after_idle_then_resume_answers_only_new_input(server: Any, spaw
     texts = sorted(a["value"] if isinstance(a, dict) else a for a in answers)
     assert texts == ["Hello, alice!", "Hello, bob!", "Hello, carol!"]
     assert len(JSON.load(f"{run.id}-seen-ids").value) == 3
+    done.set()
     assert greeter.stop() == 0
