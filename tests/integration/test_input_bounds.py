@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from inloop.bounds import MAX_INT64, MAX_JSON_DEPTH
 from inloop.server.database.engine import Database
