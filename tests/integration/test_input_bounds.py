@@ -154,6 +154,9 @@ def test_nul_in_query_and_path_parameters_is_422(api: httpx.Client) -> None:
         ["query", "flow_name"]
     ]
     assert error_fields(api.get("/flow_runs/a%00b")) == [["path", "flow_run_id"]]
+    too_long = "x" * 37  # longer than any id column: a 422, not the database's truncation error
+    response = api.post(f"/flow_runs/{too_long}/input", json={"key": "k", "value": 1})
+    assert error_fields(response) == [["path", "flow_run_id"]]
     assert error_fields(api.get("/deployments/a%00b")) == [["path", "deployment_id"]]
     assert error_fields(api.get("/blocks/kind/a%00b")) == [["path", "name"]]
 
