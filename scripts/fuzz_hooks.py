@@ -97,13 +97,13 @@ def _shorten(values: Any) -> None:
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
-    params = kwargs.get("params")
-    if case.path.endswith("/wait") and isinstance(params, dict) and "timeout" not in params:
-        params["timeout"] = SHORT  # its default is 30 s
+    # The request is built from the case after this hook, so edits go to the case itself.
+    if case.path.endswith("/wait") and case.query is None:
+        case.query = {}
+    if case.path.endswith("/wait") and isinstance(case.query, dict):
+        case.query.setdefault("timeout", SHORT)  # its default is 30 s
     _shorten(case.query)
-    _shorten(kwargs.get("params"))
     _shorten(case.body)
-    _shorten(kwargs.get("json"))
 
 
 @schemathesis.hook
