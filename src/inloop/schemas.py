@@ -5,10 +5,12 @@ from __future__ import annotations
 import enum
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from inloop.bounds import MAX_INT64, Cursor, JsonObject, JsonValue, Text, Timestamp
 
 __all__ = [
     "BlockDocument",
@@ -34,6 +36,34 @@ __all__ = [
 
 # Input keys (and pause keys) are lowercase letters, digits and "-" only.
 INPUT_KEY_PATTERN = re.compile(r"^[a-z0-9-]+$")
+# A pause key names inputs `<key>-description` and friends, which must fit the 200-character
+# key column too.
+MAX_PAUSE_KEY_LENGTH = 200 - len("-description")
+# Long enough for any human to answer; short enough that the deadline is a real date.
+MAX_PAUSE_TIMEOUT = 100 * 365 * 24 * 3600.0
+
+
+def _input_key(key: str) -> str:
+    if not INPUT_KEY_PATTERN.fullmatch(key):
+        raise ValueError(
+            f"invalid input key {key!r}: keys may contain only lowercase letters, digits and "
+            "'-' (pattern ^[a-z0-9-]+$)"
+        )
+    return key
+
+
+# The pattern is checked by `_input_key` (an error naming the key) and declared for OpenAPI.
+InputKey = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": INPUT_KEY_PATTERN.pattern}),
+    AfterValidator(_input_key),
+]
+# A filter's prefix: a key, or empty for every key.
+InputPrefix = Annotated[
+    str,
+    Field(max_length=200, json_schema_extra={"pattern": "^[a-z0-9-]*$"}),
+    AfterValidator(lambda prefix: prefix and _input_key(prefix)),
+]
 
 
 class StateType(enum.StrEnum):
@@ -135,54 +165,57 @@ class FlowRunWithToken(FlowRun):
 class FlowRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    flow_name: str = Field(min_length=1, max_length=200)
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    flow_name: Text = Field(min_length=1, max_length=200)
+    parameters: JsonObject = Field(default_factory=dict)
     state: StateType = StateType.PENDING
     parent_flow_run_id: UUID | None = None
-    name: str | None = Field(default=None, max_length=200)
+    name: Text | None = Field(default=None, max_length=200)
 
 
 class SetStateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: StateType
-    message: str | None = Field(default=None, max_length=100_000)
-    details: dict[str, Any] = Field(default_factory=dict)
+    message: Text | None = Field(default=None, max_length=100_000)
+    details: JsonObject = Field(default_factory=dict)
     # Optimistic concurrency: when given, the transition applies only if the run's state_seq
     # still equals it (409 otherwise).
-    expected_seq: int | None = None
+    expected_seq: int | None = Field(default=None, ge=0, le=MAX_INT64)
 
 
 class PauseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(min_length=1, max_length=200)
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    description: str | None = Field(default=None, max_length=1_000_000)
-    timeout: float | None = Field(default=3600, ge=0)
+    key: InputKey = Field(max_length=MAX_PAUSE_KEY_LENGTH)
+    schema_: JsonObject | None = Field(default=None, alias="schema")
+    description: Text | None = Field(default=None, max_length=1_000_000)
+    timeout: float | None = Field(default=3600, ge=0, le=MAX_PAUSE_TIMEOUT)
     reschedule: bool = False
 
 
 class ResumeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    run_input: dict[str, Any] | None = None
+    run_input: JsonObject | None = None
 
 
 class InputCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(min_length=1, max_length=200)
-    value: Any
-    sender: str | None = Field(default=None, max_length=300)
+    key: InputKey
+    value: JsonValue
+    sender: Text | None = Field(default=None, max_length=300)
 
 
 class InputFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prefix: str | None = Field(default=None, max_length=200)
-    after_seq: int = 0
-    exclude_keys: list[str] = Field(default_factory=list)
+    prefix: InputPrefix | None = None
+    after_seq: Cursor = 0
+    # Bounded by what one SQL statement may bind on SQLite and PostgreSQL alike.
+    exclude_keys: list[Annotated[Text, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=10_000
+    )
     limit: int = Field(default=100, ge=1, le=1000)
     # Seconds to long-poll when nothing matches yet; 0 answers at once.
     wait: float = Field(default=0, ge=0, le=300)
@@ -201,10 +234,10 @@ class LogCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     flow_run_id: UUID
-    level: int
-    logger: str = Field(max_length=300)
-    message: str = Field(max_length=1_000_000)
-    timestamp: datetime
+    level: int = Field(ge=0, le=2**31 - 1)
+    logger: Text = Field(max_length=300)
+    message: Text = Field(max_length=1_000_000)
+    timestamp: Timestamp
 
 
 class LogRecord(BaseModel):
@@ -220,10 +253,10 @@ class LogRecord(BaseModel):
 class DeploymentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    flow_name: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=200)
-    entrypoint: str = Field(max_length=2000)
-    parameter_schema: dict[str, Any] = Field(default_factory=dict)
+    flow_name: Text = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
+    entrypoint: Text = Field(max_length=2000)
+    parameter_schema: JsonObject = Field(default_factory=dict)
 
 
 class Deployment(BaseModel):

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop import __version__
 from inloop.server.api import blocks, deployments, flow_runs, inbox, inputs, logs, task_results
+from inloop.server.api.responses import AUTH_ERROR
 from inloop.server.database.engine import Database
 from inloop.server.errors import ServerError
 from inloop.server.middleware import (
@@ -119,10 +120,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Routes are matched in order: the hot paths (inputs, runs) first, each router mounted on
     # the app directly (a nested router would match every request twice).
+    auth = AUTH_ERROR if settings.api_key else None
     for module in (inputs, flow_runs, logs, task_results, blocks, deployments, inbox):
-        app.include_router(module.router, prefix="/api")
+        app.include_router(module.router, prefix="/api", responses=auth)
 
-    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    @app.api_route(
+        "/api/{rest:path}",
+        methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
+        include_in_schema=False,
+    )
     async def _unknown_api(rest: str) -> JSONResponse:
         return JSONResponse({"detail": f"no API endpoint at /api/{rest}"}, status_code=404)
 

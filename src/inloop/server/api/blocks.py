@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict
 
+from inloop.bounds import JsonValue, Text
 from inloop.schemas import BlockDocument
 from inloop.server.api.deps import get_db
+from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
 from inloop.server.store import blocks
 
 router = APIRouter(prefix="/blocks", tags=["blocks"])
-TYPE = Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)
-NAME = Path(min_length=1, max_length=300)
+BlockType = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
+BlockName = Annotated[Text, Path(min_length=1, max_length=300)]
 
 
 class BlockSave(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: Any
+    value: JsonValue
     overwrite: bool = False
 
 
-@router.get("/{block_type}/{name:path}")
+@router.get("/{block_type}/{name:path}", responses=errors(404, 422))
 async def read_block(
-    block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
+    block_type: BlockType, name: BlockName, db: Database = Depends(get_db)
 ) -> BlockDocument:
     async with db.read() as conn:
         found = await blocks.read_block(conn, block_type, name)
@@ -36,17 +38,17 @@ async def read_block(
     return found
 
 
-@router.put("/{block_type}/{name:path}")
+@router.put("/{block_type}/{name:path}", responses=errors(409, 413, 422))
 async def save_block(
-    body: BlockSave, block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
+    body: BlockSave, block_type: BlockType, name: BlockName, db: Database = Depends(get_db)
 ) -> BlockDocument:
     async with db.transaction() as tx:
         return await blocks.save_block(tx, block_type, name, body.value, body.overwrite)
 
 
-@router.delete("/{block_type}/{name:path}", status_code=204)
+@router.delete("/{block_type}/{name:path}", status_code=204, responses=errors(404, 422))
 async def delete_block(
-    block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
+    block_type: BlockType, name: BlockName, db: Database = Depends(get_db)
 ) -> None:
     async with db.transaction() as tx:
         if not await blocks.delete_block(tx, block_type, name):

@@ -8,14 +8,17 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from inloop.bounds import JsonObject, Text
 from inloop.schemas import Deployment, DeploymentCreate, FlowRun, FlowRunWithToken, StateType
 from inloop.server.api.deps import get_db, run_tokens
+from inloop.server.api.params import DeploymentId, Name
+from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
-from inloop.server.errors import Invalid
+from inloop.server.errors import Conflict, Invalid
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import deployments, runs
-from inloop.server.store.pauses import validate_against_schema
+from inloop.server.store.pauses import UnusableSchema, schema_problem, validate_against_schema
 from inloop.server.wakeups import wait_until
 from inloop.settings import get_settings
 
@@ -25,7 +28,7 @@ router = APIRouter(tags=["deployments"])
 class RunDeploymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: JsonObject = Field(default_factory=dict)
     parent_flow_run_id: UUID | None = None
 
 
@@ -33,7 +36,7 @@ class ClaimRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     deployment_ids: list[UUID] = Field(min_length=1, max_length=1000)
-    runner_id: str = Field(min_length=1, max_length=100)
+    runner_id: Text = Field(min_length=1, max_length=100)
     wait: float = Field(default=0, ge=0, le=60)
 
 
@@ -42,8 +45,13 @@ def _runner_status(found: list[Deployment]) -> list[Deployment]:
     return [deployments.with_runner_status(deployment, now, poll) for deployment in found]
 
 
-@router.post("/deployments", status_code=201)
+@router.post("/deployments", status_code=201, responses=errors(413, 422))
 async def upsert_deployment(body: DeploymentCreate, db: Database = Depends(get_db)) -> Deployment:
+    problem = schema_problem(body.parameter_schema)
+    if problem is not None:
+        raise Invalid(
+            [{"loc": ["body", "parameter_schema"], "msg": problem, "type": "value_error.schema"}]
+        )
     async with db.transaction() as tx:
         deployment = await deployments.upsert_deployment(tx, body)
     return _runner_status([deployment])[0]
@@ -55,8 +63,10 @@ async def list_deployments(db: Database = Depends(get_db)) -> list[Deployment]:
         return _runner_status(await deployments.list_deployments(conn))
 
 
-@router.get("/deployments/{deployment_id}")
-async def read_deployment(deployment_id: str, db: Database = Depends(get_db)) -> Deployment:
+@router.get("/deployments/{deployment_id}", responses=errors(404, 422))
+async def read_deployment(
+    deployment_id: DeploymentId, db: Database = Depends(get_db)
+) -> Deployment:
     async with db.read() as conn:
         deployment = await deployments.read_deployment(conn, deployment_id)
     return _runner_status([deployment])[0]
@@ -65,7 +75,13 @@ async def read_deployment(deployment_id: str, db: Database = Depends(get_db)) ->
 def _check_parameters(deployment: Deployment, parameters: dict[str, Any]) -> None:
     if not deployment.parameter_schema:
         return
-    errors = validate_against_schema(deployment.parameter_schema, parameters)
+    try:
+        errors = validate_against_schema(deployment.parameter_schema, parameters)
+    except UnusableSchema as exc:
+        raise Conflict(
+            f"deployment '{deployment.full_name}' cannot be run: its parameter schema is "
+            f"unusable ({exc}); serve the flow again to register a valid one"
+        ) from exc
     if errors:
         for error in errors:
             error["loc"] = ["body", "parameters", *error["loc"][1:]]
@@ -86,10 +102,14 @@ async def _schedule(db: Database, deployment: Deployment, body: RunDeploymentReq
         )
 
 
-@router.post("/deployments/name/{flow_name}/{deployment_name}/run", status_code=201)
+@router.post(
+    "/deployments/name/{flow_name}/{deployment_name}/run",
+    status_code=201,
+    responses=errors(404, 409, 413, 422),
+)
 async def run_deployment_by_name(
-    flow_name: str,
-    deployment_name: str,
+    flow_name: Name,
+    deployment_name: Name,
     body: RunDeploymentRequest | None = None,
     db: Database = Depends(get_db),
 ) -> FlowRun:
@@ -98,16 +118,20 @@ async def run_deployment_by_name(
     return await _schedule(db, deployment, body or RunDeploymentRequest())
 
 
-@router.post("/deployments/{deployment_id}/run", status_code=201)
+@router.post(
+    "/deployments/{deployment_id}/run", status_code=201, responses=errors(404, 409, 413, 422)
+)
 async def run_deployment(
-    deployment_id: str, body: RunDeploymentRequest | None = None, db: Database = Depends(get_db)
+    deployment_id: DeploymentId,
+    body: RunDeploymentRequest | None = None,
+    db: Database = Depends(get_db),
 ) -> FlowRun:
     async with db.read() as conn:
         deployment = await deployments.read_deployment(conn, deployment_id)
     return await _schedule(db, deployment, body or RunDeploymentRequest())
 
 
-@router.post("/runners/claim")
+@router.post("/runners/claim", responses=errors(413, 422))
 async def claim(
     body: ClaimRequest,
     request: Request,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from inloop.bounds import Text
 from inloop.schemas import (
     FINAL_STATES,
     FlowRun,
@@ -21,6 +22,8 @@ from inloop.schemas import (
 )
 from inloop.server.api.deps import actor, get_db, paused_grace, run_tokens
 from inloop.server.api.fast_json import json_response
+from inloop.server.api.params import Cursor, Offset, RunId
+from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, NotFound
 from inloop.server.run_tokens import RunTokens
@@ -37,8 +40,8 @@ LIVE = frozenset(StateType) - FINAL_STATES
 class HeartbeatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[str] = Field(max_length=10_000)
-    runner_id: str | None = Field(default=None, max_length=100)
+    ids: list[Annotated[Text, Field(max_length=100)]] = Field(max_length=10_000)
+    runner_id: Text | None = Field(default=None, max_length=100)
 
 
 class HeartbeatResponse(BaseModel):
@@ -46,7 +49,7 @@ class HeartbeatResponse(BaseModel):
     stopped: dict[str, StateType]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(409, 413, 422))
 async def create_flow_run(
     body: FlowRunCreate,
     db: Database = Depends(get_db),
@@ -65,14 +68,14 @@ async def create_flow_run(
     return FlowRunWithToken(**dict(run), run_token=tokens.mint(run.id))
 
 
-@router.get("")
+@router.get("", responses=errors(422))
 async def list_flow_runs(
     state: list[StateType] | None = Query(default=None),
-    flow_name: str | None = None,
-    deployment_id: str | None = None,
-    parent_flow_run_id: str | None = None,
+    flow_name: Annotated[Text | None, Query(max_length=200)] = None,
+    deployment_id: Annotated[Text | None, Query(max_length=100)] = None,
+    parent_flow_run_id: Annotated[Text | None, Query(max_length=100)] = None,
     limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
     db: Database = Depends(get_db),
 ) -> list[FlowRun]:
     async with db.read() as conn:
@@ -87,7 +90,7 @@ async def list_flow_runs(
         )
 
 
-@router.get("/resolve")
+@router.get("/resolve", responses=errors(404, 409, 422))
 async def resolve_flow_run(
     ref: str = Query(
         min_length=1,
@@ -125,7 +128,7 @@ async def resolve_flow_run(
     return candidates[0]
 
 
-@router.post("/heartbeat")
+@router.post("/heartbeat", responses=errors(413, 422))
 async def heartbeat(body: HeartbeatRequest, db: Database = Depends(get_db)) -> HeartbeatResponse:
     async with db.transaction() as tx:
         await runs.heartbeat(tx, body.ids, body.runner_id)
@@ -139,22 +142,22 @@ async def heartbeat(body: HeartbeatRequest, db: Database = Depends(get_db)) -> H
     return HeartbeatResponse(stopped=stopped)
 
 
-@router.get("/{flow_run_id}", response_model=FlowRun)
-async def read_flow_run(flow_run_id: str, db: Database = Depends(get_db)) -> Response:
+@router.get("/{flow_run_id}", response_model=FlowRun, responses=errors(404, 422))
+async def read_flow_run(flow_run_id: RunId, db: Database = Depends(get_db)) -> Response:
     async with db.read() as conn:
         return json_response(await runs.require_run(conn, flow_run_id), FlowRun)
 
 
-@router.get("/{flow_run_id}/states")
-async def read_states(flow_run_id: str, db: Database = Depends(get_db)) -> list[State]:
+@router.get("/{flow_run_id}/states", responses=errors(404, 422))
+async def read_states(flow_run_id: RunId, db: Database = Depends(get_db)) -> list[State]:
     async with db.read() as conn:
         return await runs.state_history(conn, flow_run_id)
 
 
-@router.get("/{flow_run_id}/wait", response_model=FlowRun)
+@router.get("/{flow_run_id}/wait", response_model=FlowRun, responses=errors(404, 422))
 async def wait_for_change(
-    flow_run_id: str,
-    after_seq: int = Query(default=0, ge=0),
+    flow_run_id: RunId,
+    after_seq: Cursor = 0,
     timeout: float = Query(default=30.0, ge=0, le=MAX_WAIT),
     db: Database = Depends(get_db),
 ) -> Response:
@@ -174,9 +177,9 @@ async def wait_for_change(
     return json_response(found, FlowRun)
 
 
-@router.post("/{flow_run_id}/set_state")
+@router.post("/{flow_run_id}/set_state", responses=errors(404, 409, 413, 422))
 async def set_state(
-    flow_run_id: str, body: SetStateRequest, db: Database = Depends(get_db)
+    flow_run_id: RunId, body: SetStateRequest, db: Database = Depends(get_db)
 ) -> FlowRun:
     async with db.transaction() as tx:
         return await runs.set_state(
@@ -189,9 +192,9 @@ async def set_state(
         )
 
 
-@router.post("/{flow_run_id}/cancel")
+@router.post("/{flow_run_id}/cancel", responses=errors(404, 409, 422))
 async def cancel(
-    flow_run_id: str, who: str = Depends(actor), db: Database = Depends(get_db)
+    flow_run_id: RunId, who: str = Depends(actor), db: Database = Depends(get_db)
 ) -> FlowRun:
     async with db.transaction() as tx:
         return await runs.set_state(
@@ -203,21 +206,21 @@ async def cancel(
         )
 
 
-@router.post("/{flow_run_id}/pause")
-async def pause(flow_run_id: str, body: PauseRequest, db: Database = Depends(get_db)) -> FlowRun:
+@router.post("/{flow_run_id}/pause", responses=errors(404, 409, 413, 422))
+async def pause(flow_run_id: RunId, body: PauseRequest, db: Database = Depends(get_db)) -> FlowRun:
     async with db.transaction() as tx:
         return await pauses.pause_run(tx, flow_run_id, body)
 
 
-@router.get("/{flow_run_id}/pause")
-async def read_pause(flow_run_id: str, db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.get("/{flow_run_id}/pause", responses=errors(404, 409, 422))
+async def read_pause(flow_run_id: RunId, db: Database = Depends(get_db)) -> dict[str, Any]:
     async with db.read() as conn:
         return await pauses.read_pause(conn, flow_run_id)
 
 
-@router.post("/{flow_run_id}/resume")
+@router.post("/{flow_run_id}/resume", responses=errors(404, 409, 413, 422))
 async def resume(
-    flow_run_id: str,
+    flow_run_id: RunId,
     # Optional, like the reference: a bodiless POST resumes without input.
     body: ResumeRequest | None = None,
     who: str = Depends(actor),

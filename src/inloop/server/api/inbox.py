@@ -8,6 +8,8 @@ from pydantic import BaseModel
 from inloop import __version__
 from inloop.schemas import InboxItem
 from inloop.server.api.deps import get_db
+from inloop.server.api.params import Offset
+from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.store import runs
 
@@ -29,10 +31,10 @@ async def health(db: Database = Depends(get_db)) -> Health:
     return Health(status="ok", version=__version__, database=db.dialect_name)
 
 
-@router.get("/inbox")
+@router.get("/inbox", responses=errors(422))
 async def inbox(
     limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
     db: Database = Depends(get_db),
 ) -> list[InboxItem]:
     async with db.read() as conn:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
-from inloop.schemas import FlowRunInput, InputCreate, InputFilter
+from inloop.schemas import INPUT_KEY_PATTERN, FlowRunInput, InputCreate, InputFilter
 from inloop.server.api.deps import calling_run, get_db
 from inloop.server.api.fast_json import json_response
+from inloop.server.api.params import RunId
+from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
 from inloop.server.run_tokens import stamp_sender
@@ -25,11 +27,12 @@ router = APIRouter(prefix="/flow_runs/{flow_run_id}", tags=["inputs"])
         200: {
             "model": FlowRunInput,
             "description": "A retry: this key already held this value from this sender.",
-        }
+        },
+        **errors(401, 403, 404, 409, 413, 422),
     },
 )
 async def create_input(
-    flow_run_id: str,
+    flow_run_id: RunId,
     body: InputCreate,
     db: Database = Depends(get_db),
     caller: str | None = Depends(calling_run),
@@ -47,9 +50,11 @@ async def create_input(
     return json_response(stored, FlowRunInput, 201 if created else 200)
 
 
-@router.post("/input/filter", response_model=list[FlowRunInput])
+@router.post(
+    "/input/filter", response_model=list[FlowRunInput], responses=errors(404, 413, 422)
+)
 async def filter_inputs(
-    flow_run_id: str, body: InputFilter, db: Database = Depends(get_db)
+    flow_run_id: RunId, body: InputFilter, db: Database = Depends(get_db)
 ) -> Response:
     """Inputs after `after_seq` whose key starts with `prefix-`; long-polls up to `wait` s."""
     checked = False
@@ -75,8 +80,12 @@ async def filter_inputs(
     return json_response(found or [], list[FlowRunInput])
 
 
-@router.get("/input/{key}")
-async def read_input(flow_run_id: str, key: str, db: Database = Depends(get_db)) -> FlowRunInput:
+@router.get("/input/{key}", responses=errors(404, 422))
+async def read_input(
+    flow_run_id: RunId,
+    key: str = Path(max_length=200, pattern=INPUT_KEY_PATTERN.pattern),
+    db: Database = Depends(get_db),
+) -> FlowRunInput:
     inputs.check_key(key)
     async with db.read() as conn:
         await runs.require_run(conn, flow_run_id)
@@ -86,8 +95,8 @@ async def read_input(flow_run_id: str, key: str, db: Database = Depends(get_db))
     return found
 
 
-@router.get("/inputs")
-async def list_inputs(flow_run_id: str, db: Database = Depends(get_db)) -> list[FlowRunInput]:
+@router.get("/inputs", responses=errors(404, 422))
+async def list_inputs(flow_run_id: RunId, db: Database = Depends(get_db)) -> list[FlowRunInput]:
     async with db.read() as conn:
         await runs.require_run(conn, flow_run_id)
         return await inputs.list_inputs(conn, flow_run_id)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
 
 from inloop.schemas import LogCreate, LogRecord
 from inloop.server.api.deps import get_db
+from inloop.server.api.params import Cursor, RunId
+from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.store import logs, runs
 from inloop.server.wakeups import wait_until
@@ -18,16 +22,18 @@ class Stored(BaseModel):
     stored: int
 
 
-@router.post("/logs", status_code=201)
-async def append_logs(body: list[LogCreate], db: Database = Depends(get_db)) -> Stored:
+@router.post("/logs", status_code=201, responses=errors(413, 422))
+async def append_logs(
+    body: Annotated[list[LogCreate], Body(max_length=10_000)], db: Database = Depends(get_db)
+) -> Stored:
     async with db.transaction() as tx:
         return Stored(stored=await logs.append_logs(tx, body))
 
 
-@router.get("/flow_runs/{flow_run_id}/logs")
+@router.get("/flow_runs/{flow_run_id}/logs", responses=errors(404, 422))
 async def read_logs(
-    flow_run_id: str,
-    after_id: int = Query(default=0, ge=0),
+    flow_run_id: RunId,
+    after_id: Cursor = 0,
     limit: int = Query(default=500, ge=1, le=5000),
     wait: float = Query(default=0, ge=0, le=60),
     db: Database = Depends(get_db),

@@ -8,8 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from inloop.bounds import JsonValue, Text
 from inloop.schemas import StateType
 from inloop.server.api.deps import get_db
+from inloop.server.api.params import RunId
+from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, NotFound
 from inloop.server.store import runs, task_results
@@ -22,8 +25,8 @@ TaskKey = Path(pattern=task_results.TASK_KEY_PATTERN, max_length=300)
 class TaskResultPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    task_name: str = Field(min_length=1, max_length=200)
-    result: Any = None
+    task_name: Text = Field(min_length=1, max_length=200)
+    result: JsonValue = None
 
 
 class TaskResult(BaseModel):
@@ -34,9 +37,9 @@ class TaskResult(BaseModel):
     created: datetime
 
 
-@router.get("/{flow_run_id}/task_results/{task_key}")
+@router.get("/{flow_run_id}/task_results/{task_key}", responses=errors(404, 422))
 async def read_task_result(
-    flow_run_id: str, task_key: str = TaskKey, db: Database = Depends(get_db)
+    flow_run_id: RunId, task_key: str = TaskKey, db: Database = Depends(get_db)
 ) -> TaskResult:
     async with db.read() as conn:
         run = await runs.require_run(conn, flow_run_id)
@@ -56,9 +59,9 @@ async def read_task_result(
     return TaskResult(**stored)
 
 
-@router.put("/{flow_run_id}/task_results/{task_key}")
+@router.put("/{flow_run_id}/task_results/{task_key}", responses=errors(404, 413, 422))
 async def put_task_result(
-    flow_run_id: str,
+    flow_run_id: RunId,
     body: TaskResultPut,
     task_key: str = TaskKey,
     db: Database = Depends(get_db),

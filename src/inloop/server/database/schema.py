@@ -61,6 +61,10 @@ naming = {
 metadata = sa.MetaData(naming_convention=naming)
 
 UUID_LEN = 36
+# Sequences and cursors clients page by: 64-bit on PostgreSQL, so they never run out and any
+# cursor a client may send (up to 2**63 - 1) compares without overflowing. SQLite's INTEGER is
+# already 64-bit, and an autoincrementing primary key there must be spelled INTEGER exactly.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 flows = sa.Table(
     "flows",
@@ -99,7 +103,7 @@ flow_runs = sa.Table(
     sa.Column("state_timestamp", UTCDateTime(), nullable=False),
     sa.Column("state_details", sa.JSON(), nullable=False),
     # Bumped on every transition: waiters long-poll for "state_seq > what I saw".
-    sa.Column("state_seq", sa.Integer(), nullable=False),
+    sa.Column("state_seq", BigId, nullable=False),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Column("updated", UTCDateTime(), nullable=False),
     sa.Column("start_time", UTCDateTime(), nullable=True),
@@ -122,7 +126,7 @@ flow_runs = sa.Table(
 flow_run_states = sa.Table(
     "flow_run_states",
     metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column(
         "flow_run_id",
         sa.String(UUID_LEN),
@@ -141,7 +145,7 @@ flow_run_inputs = sa.Table(
     "flow_run_inputs",
     metadata,
     # A global, monotonically increasing sequence: readers page by it (linear draining).
-    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
     sa.Column(
         "flow_run_id",
         sa.String(UUID_LEN),
@@ -174,7 +178,7 @@ task_run_results = sa.Table(
 logs = sa.Table(
     "logs",
     metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column(
         "flow_run_id",
         sa.String(UUID_LEN),

@@ -13,6 +13,8 @@ from typing import Any
 
 from jsonschema import validators
 from jsonschema.exceptions import SchemaError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
 
 from inloop.schemas import FlowRun, PauseRequest, StateType
 from inloop.server.database.engine import Connection, Tx
@@ -20,7 +22,28 @@ from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Invalid
 from inloop.server.store import inputs, runs
 
-__all__ = ["pause_run", "read_pause", "resume_run", "validate_against_schema", "with_defaults"]
+__all__ = [
+    "UnusableSchema",
+    "pause_run",
+    "read_pause",
+    "resume_run",
+    "schema_problem",
+    "validate_against_schema",
+    "with_defaults",
+]
+
+
+class UnusableSchema(Exception):
+    """A stored schema nothing can be validated against (invalid, unresolvable, cyclic)."""
+
+
+def schema_problem(schema: Any) -> str | None:
+    """Why `schema` is not a valid JSON schema, or None when it is."""
+    try:
+        validators.validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        return f"not a valid JSON schema: {exc.message}"
+    return None
 
 
 async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
@@ -47,13 +70,11 @@ async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
             "use a new key"
         )
     if request.schema_ is not None:
-        try:
-            validators.validator_for(request.schema_).check_schema(request.schema_)
-        except SchemaError as exc:
+        problem = schema_problem(request.schema_)
+        if problem is not None:
             raise Invalid(
-                [{"loc": ["body", "schema"], "msg": f"not a valid JSON schema: {exc.message}",
-                  "type": "value_error.schema"}]
-            ) from exc
+                [{"loc": ["body", "schema"], "msg": problem, "type": "value_error.schema"}]
+            )
         await inputs.put_input(tx, run_id, f"{request.key}-schema", request.schema_, None)
     if request.description is not None:
         await inputs.put_input(tx, run_id, f"{request.key}-description", request.description, None)
@@ -97,9 +118,9 @@ async def read_pause(conn: Connection, run_id: str) -> dict[str, Any]:
     }
 
 
-def with_defaults(schema: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
+def with_defaults(schema: Any, value: dict[str, Any]) -> dict[str, Any]:
     """`value` with each top-level property the schema gives a default and `value` lacks."""
-    properties = schema.get("properties")
+    properties = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(properties, dict):
         return value
     filled = dict(value)
@@ -110,11 +131,27 @@ def with_defaults(schema: dict[str, Any], value: dict[str, Any]) -> dict[str, An
 
 
 def validate_against_schema(schema: dict[str, Any], value: Any) -> list[dict[str, Any]]:
-    """Every violation, as FastAPI-style error dicts located under `run_input`."""
+    """Every violation, as FastAPI-style error dicts located under `run_input`.
+
+    Raises UnusableSchema when the schema itself is broken: stored before schemas were checked,
+    or valid in form but with a `$ref` that resolves nowhere or only to itself. An empty
+    registry keeps `$ref`s local: the server never fetches a URL a schema names.
+    """
+    problem = schema_problem(schema)
+    if problem is not None:
+        raise UnusableSchema(problem)
     validator_cls = validators.validator_for(schema)
-    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    validator = validator_cls(
+        schema, registry=Registry(), format_checker=validator_cls.FORMAT_CHECKER
+    )
+    try:
+        found = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
+    except Unresolvable as exc:
+        raise UnusableSchema(f"its $ref does not resolve: {exc}") from exc
+    except RecursionError as exc:
+        raise UnusableSchema("its $refs refer to each other in an endless loop") from exc
     errors = []
-    for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
+    for error in found:
         loc: list[Any] = ["run_input", *error.path]
         message = error.message
         if error.validator == "required" and isinstance(error.validator_value, list):
@@ -170,7 +207,13 @@ async def resume_run(
             # No input means "take the defaults" (stored, so any reader sees the answer); a
             # field without one is then reported missing by name.
             run_input = with_defaults(schema.value, {})
-        errors = validate_against_schema(schema.value, run_input)
+        try:
+            errors = validate_against_schema(schema.value, run_input)
+        except UnusableSchema as exc:
+            raise Conflict(
+                f"flow run '{row.name}' cannot be resumed: the schema stored for pause key "
+                f"{key!r} is unusable ({exc}); cancel the run and fix the flow's input type"
+            ) from exc
         if errors:
             raise Invalid(errors)
     elif run_input:
