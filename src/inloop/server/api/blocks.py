@@ -11,6 +11,7 @@ from inloop.schemas import BlockDocument
 from inloop.server.api.deps import get_db
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
+from inloop.server.permissions import require
 from inloop.server.store import blocks
 
 router = APIRouter(prefix="/blocks", tags=["blocks"])
@@ -25,7 +26,7 @@ class BlockSave(BaseModel):
     overwrite: bool = False
 
 
-@router.get("/{block_type}/{name:path}")
+@router.get("/{block_type}/{name:path}", dependencies=[require("blocks:read")])
 async def read_block(
     block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
 ) -> BlockDocument:
@@ -36,7 +37,7 @@ async def read_block(
     return found
 
 
-@router.put("/{block_type}/{name:path}")
+@router.put("/{block_type}/{name:path}", dependencies=[require("blocks:write")])
 async def save_block(
     body: BlockSave, block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
 ) -> BlockDocument:
@@ -44,7 +45,7 @@ async def save_block(
         return await blocks.save_block(tx, block_type, name, body.value, body.overwrite)
 
 
-@router.delete("/{block_type}/{name:path}", status_code=204)
+@router.delete("/{block_type}/{name:path}", status_code=204, dependencies=[require("blocks:write")])
 async def delete_block(
     block_type: str = TYPE, name: str = NAME, db: Database = Depends(get_db)
 ) -> None:

@@ -13,6 +13,7 @@ from inloop.server.api.deps import get_db, run_tokens
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Invalid
+from inloop.server.permissions import require
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import deployments, runs
 from inloop.server.store.pauses import validate_against_schema
@@ -42,20 +43,20 @@ def _runner_status(found: list[Deployment]) -> list[Deployment]:
     return [deployments.with_runner_status(deployment, now, poll) for deployment in found]
 
 
-@router.post("/deployments", status_code=201)
+@router.post("/deployments", status_code=201, dependencies=[require("deployments:register")])
 async def upsert_deployment(body: DeploymentCreate, db: Database = Depends(get_db)) -> Deployment:
     async with db.transaction() as tx:
         deployment = await deployments.upsert_deployment(tx, body)
     return _runner_status([deployment])[0]
 
 
-@router.get("/deployments")
+@router.get("/deployments", dependencies=[require("runs:read")])
 async def list_deployments(db: Database = Depends(get_db)) -> list[Deployment]:
     async with db.read() as conn:
         return _runner_status(await deployments.list_deployments(conn))
 
 
-@router.get("/deployments/{deployment_id}")
+@router.get("/deployments/{deployment_id}", dependencies=[require("runs:read")])
 async def read_deployment(deployment_id: str, db: Database = Depends(get_db)) -> Deployment:
     async with db.read() as conn:
         deployment = await deployments.read_deployment(conn, deployment_id)
@@ -86,7 +87,10 @@ async def _schedule(db: Database, deployment: Deployment, body: RunDeploymentReq
         )
 
 
-@router.post("/deployments/name/{flow_name}/{deployment_name}/run", status_code=201)
+@router.post(
+    "/deployments/name/{flow_name}/{deployment_name}/run", status_code=201,
+    dependencies=[require("deployments:run")],
+)
 async def run_deployment_by_name(
     flow_name: str,
     deployment_name: str,
@@ -98,7 +102,10 @@ async def run_deployment_by_name(
     return await _schedule(db, deployment, body or RunDeploymentRequest())
 
 
-@router.post("/deployments/{deployment_id}/run", status_code=201)
+@router.post(
+    "/deployments/{deployment_id}/run", status_code=201,
+    dependencies=[require("deployments:run")],
+)
 async def run_deployment(
     deployment_id: str, body: RunDeploymentRequest | None = None, db: Database = Depends(get_db)
 ) -> FlowRun:
@@ -107,7 +114,7 @@ async def run_deployment(
     return await _schedule(db, deployment, body or RunDeploymentRequest())
 
 
-@router.post("/runners/claim")
+@router.post("/runners/claim", dependencies=[require("runners:claim")])
 async def claim(
     body: ClaimRequest,
     request: Request,

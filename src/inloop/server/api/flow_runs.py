@@ -23,6 +23,7 @@ from inloop.server.api.deps import actor, get_db, run_tokens
 from inloop.server.api.fast_json import json_response
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, NotFound
+from inloop.server.permissions import require
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import pauses, runs
 from inloop.server.wakeups import wait_until
@@ -46,7 +47,7 @@ class HeartbeatResponse(BaseModel):
     stopped: dict[str, StateType]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, dependencies=[require("runs:create")])
 async def create_flow_run(
     body: FlowRunCreate,
     db: Database = Depends(get_db),
@@ -65,7 +66,7 @@ async def create_flow_run(
     return FlowRunWithToken(**dict(run), run_token=tokens.mint(run.id))
 
 
-@router.get("")
+@router.get("", dependencies=[require("runs:read")])
 async def list_flow_runs(
     state: list[StateType] | None = Query(default=None),
     flow_name: str | None = None,
@@ -87,7 +88,7 @@ async def list_flow_runs(
         )
 
 
-@router.get("/resolve")
+@router.get("/resolve", dependencies=[require("runs:read")])
 async def resolve_flow_run(
     ref: str = Query(
         min_length=1,
@@ -125,7 +126,7 @@ async def resolve_flow_run(
     return candidates[0]
 
 
-@router.post("/heartbeat")
+@router.post("/heartbeat", dependencies=[require("runs:heartbeat")])
 async def heartbeat(body: HeartbeatRequest, db: Database = Depends(get_db)) -> HeartbeatResponse:
     async with db.transaction() as tx:
         await runs.heartbeat(tx, body.ids, body.runner_id)
@@ -139,19 +140,19 @@ async def heartbeat(body: HeartbeatRequest, db: Database = Depends(get_db)) -> H
     return HeartbeatResponse(stopped=stopped)
 
 
-@router.get("/{flow_run_id}", response_model=FlowRun)
+@router.get("/{flow_run_id}", response_model=FlowRun, dependencies=[require("runs:read")])
 async def read_flow_run(flow_run_id: str, db: Database = Depends(get_db)) -> Response:
     async with db.read() as conn:
         return json_response(await runs.require_run(conn, flow_run_id), FlowRun)
 
 
-@router.get("/{flow_run_id}/states")
+@router.get("/{flow_run_id}/states", dependencies=[require("runs:read")])
 async def read_states(flow_run_id: str, db: Database = Depends(get_db)) -> list[State]:
     async with db.read() as conn:
         return await runs.state_history(conn, flow_run_id)
 
 
-@router.get("/{flow_run_id}/wait", response_model=FlowRun)
+@router.get("/{flow_run_id}/wait", response_model=FlowRun, dependencies=[require("runs:read")])
 async def wait_for_change(
     flow_run_id: str,
     after_seq: int = Query(default=0, ge=0),
@@ -174,7 +175,7 @@ async def wait_for_change(
     return json_response(found, FlowRun)
 
 
-@router.post("/{flow_run_id}/set_state")
+@router.post("/{flow_run_id}/set_state", dependencies=[require("runs:set_state")])
 async def set_state(
     flow_run_id: str, body: SetStateRequest, db: Database = Depends(get_db)
 ) -> FlowRun:
@@ -189,7 +190,7 @@ async def set_state(
         )
 
 
-@router.post("/{flow_run_id}/cancel")
+@router.post("/{flow_run_id}/cancel", dependencies=[require("runs:cancel")])
 async def cancel(
     flow_run_id: str, who: str = Depends(actor), db: Database = Depends(get_db)
 ) -> FlowRun:
@@ -203,19 +204,19 @@ async def cancel(
         )
 
 
-@router.post("/{flow_run_id}/pause")
+@router.post("/{flow_run_id}/pause", dependencies=[require("runs:pause")])
 async def pause(flow_run_id: str, body: PauseRequest, db: Database = Depends(get_db)) -> FlowRun:
     async with db.transaction() as tx:
         return await pauses.pause_run(tx, flow_run_id, body)
 
 
-@router.get("/{flow_run_id}/pause")
+@router.get("/{flow_run_id}/pause", dependencies=[require("runs:read")])
 async def read_pause(flow_run_id: str, db: Database = Depends(get_db)) -> dict[str, Any]:
     async with db.read() as conn:
         return await pauses.read_pause(conn, flow_run_id)
 
 
-@router.post("/{flow_run_id}/resume")
+@router.post("/{flow_run_id}/resume", dependencies=[require("runs:resume")])
 async def resume(
     flow_run_id: str,
     # Optional, like the reference: a bodiless POST resumes without input.

@@ -9,6 +9,7 @@ from inloop import __version__
 from inloop.schemas import InboxItem
 from inloop.server.api.deps import get_db
 from inloop.server.database.engine import Database
+from inloop.server.permissions import require
 from inloop.server.store import runs
 
 router = APIRouter(tags=["inbox"])
@@ -29,7 +30,7 @@ async def health(db: Database = Depends(get_db)) -> Health:
     return Health(status="ok", version=__version__, database=db.dialect_name)
 
 
-@router.get("/inbox")
+@router.get("/inbox", dependencies=[require("runs:read")])
 async def inbox(
     limit: int = Query(default=50, ge=1, le=1000),
     offset: int = Query(default=0, ge=0),
@@ -39,7 +40,7 @@ async def inbox(
         return await runs.inbox(conn, limit=limit, offset=offset)
 
 
-@router.get("/inbox/count")
+@router.get("/inbox/count", dependencies=[require("runs:read")])
 async def inbox_count(db: Database = Depends(get_db)) -> Count:
     async with db.read() as conn:
         return Count(count=await runs.inbox_count(conn))

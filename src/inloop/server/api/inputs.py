@@ -10,6 +10,7 @@ from inloop.server.api.deps import calling_run, get_db
 from inloop.server.api.fast_json import json_response
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
+from inloop.server.permissions import require
 from inloop.server.run_tokens import stamp_sender
 from inloop.server.store import inputs, runs
 from inloop.server.wakeups import wait_until
@@ -17,7 +18,10 @@ from inloop.server.wakeups import wait_until
 router = APIRouter(prefix="/flow_runs/{flow_run_id}", tags=["inputs"])
 
 
-@router.post("/input", status_code=201, response_model=FlowRunInput)
+@router.post(
+    "/input", status_code=201, response_model=FlowRunInput,
+    dependencies=[require("inputs:send")],
+)
 async def create_input(
     flow_run_id: str,
     body: InputCreate,
@@ -32,7 +36,10 @@ async def create_input(
     return json_response(created, FlowRunInput, 201)
 
 
-@router.post("/input/filter", response_model=list[FlowRunInput])
+@router.post(
+    "/input/filter", response_model=list[FlowRunInput],
+    dependencies=[require("runs:read")],
+)
 async def filter_inputs(
     flow_run_id: str, body: InputFilter, db: Database = Depends(get_db)
 ) -> Response:
@@ -60,7 +67,7 @@ async def filter_inputs(
     return json_response(found or [], list[FlowRunInput])
 
 
-@router.get("/input/{key}")
+@router.get("/input/{key}", dependencies=[require("runs:read")])
 async def read_input(flow_run_id: str, key: str, db: Database = Depends(get_db)) -> FlowRunInput:
     inputs.check_key(key)
     async with db.read() as conn:
@@ -71,7 +78,7 @@ async def read_input(flow_run_id: str, key: str, db: Database = Depends(get_db))
     return found
 
 
-@router.get("/inputs")
+@router.get("/inputs", dependencies=[require("runs:read")])
 async def list_inputs(flow_run_id: str, db: Database = Depends(get_db)) -> list[FlowRunInput]:
     async with db.read() as conn:
         await runs.require_run(conn, flow_run_id)

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from inloop.schemas import LogCreate, LogRecord
 from inloop.server.api.deps import get_db
 from inloop.server.database.engine import Database
+from inloop.server.permissions import require
 from inloop.server.store import logs, runs
 from inloop.server.wakeups import wait_until
 
@@ -18,13 +19,13 @@ class Stored(BaseModel):
     stored: int
 
 
-@router.post("/logs", status_code=201)
+@router.post("/logs", status_code=201, dependencies=[require("logs:write")])
 async def append_logs(body: list[LogCreate], db: Database = Depends(get_db)) -> Stored:
     async with db.transaction() as tx:
         return Stored(stored=await logs.append_logs(tx, body))
 
 
-@router.get("/flow_runs/{flow_run_id}/logs")
+@router.get("/flow_runs/{flow_run_id}/logs", dependencies=[require("runs:read")])
 async def read_logs(
     flow_run_id: str,
     after_id: int = Query(default=0, ge=0),

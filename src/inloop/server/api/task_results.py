@@ -12,6 +12,7 @@ from inloop.schemas import StateType
 from inloop.server.api.deps import get_db
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, NotFound
+from inloop.server.permissions import require
 from inloop.server.store import runs, task_results
 
 router = APIRouter(prefix="/flow_runs", tags=["task results"])
@@ -34,7 +35,7 @@ class TaskResult(BaseModel):
     created: datetime
 
 
-@router.get("/{flow_run_id}/task_results/{task_key}")
+@router.get("/{flow_run_id}/task_results/{task_key}", dependencies=[require("runs:read")])
 async def read_task_result(
     flow_run_id: str, task_key: str = TaskKey, db: Database = Depends(get_db)
 ) -> TaskResult:
@@ -56,7 +57,7 @@ async def read_task_result(
     return TaskResult(**stored)
 
 
-@router.put("/{flow_run_id}/task_results/{task_key}")
+@router.put("/{flow_run_id}/task_results/{task_key}", dependencies=[require("task_results:write")])
 async def put_task_result(
     flow_run_id: str,
     body: TaskResultPut,
