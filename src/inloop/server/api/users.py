@@ -40,16 +40,6 @@ class UserCreate(BaseModel):
     password: str | None = Field(default=None, min_length=8, max_length=1000)
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: str | None = Field(default=None, pattern=ROLE_PATTERN)
-    groups: list[str] | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
-    disabled: bool | None = None
-    password: str | None = Field(default=None, min_length=8, max_length=1000)
-
-
 class User(BaseModel):
     name: str
     email: str | None
@@ -58,6 +48,22 @@ class User(BaseModel):
     has_password: bool
     disabled: bool
     created: datetime
+
+
+class CreatedUser(User):
+    # Only for the first user: a token to go on with (the server now asks every caller for
+    # one), shown once. Later users get theirs from `inloop token create --user NAME`.
+    token: str | None = None
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str | None = Field(default=None, pattern=ROLE_PATTERN)
+    groups: list[str] | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
+    disabled: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=1000)
 
 
 class TokenCreate(BaseModel):
@@ -101,7 +107,7 @@ async def create_user(
     request: Request,
     who: Principal = Depends(principal),
     db: Database = Depends(get_db),
-) -> User:
+) -> CreatedUser:
     _check_groups(body.groups)
     identity: Identity = request.app.state.identity
     first = not await identity.users_exist()
@@ -124,8 +130,11 @@ async def create_user(
         created = await users.create_user(
             tx, body.name, body.role, body.groups, body.email, body.password
         )
+        secret = None
+        if first:
+            _token, secret = await users.create_token(tx, body.name, "first-admin", None)
     identity.users_changed()
-    return User(**created)
+    return CreatedUser(**created, token=secret)
 
 
 @router.get("/users", dependencies=[require("users:manage")])
