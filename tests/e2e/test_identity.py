@@ -365,9 +365,11 @@ def _resume_paused(people: People, flow_name: str) -> dict[str, Any]:
 
         run = wait_for(paused, timeout=60)
         with api(people.info, people.tokens["val"]) as viewer:
-            refused = viewer.post(f"/flow_runs/{run['id']}/resume", json={"run_input": {"value": "no"}})
+            answer = {"run_input": {"value": "no"}}
+            refused = viewer.post(f"/flow_runs/{run['id']}/resume", json=answer)
             assert refused.status_code == 403 and "'runs:resume'" in refused.json()["detail"]
-        resumed = operator.post(f"/flow_runs/{run['id']}/resume", json={"run_input": {"value": "yes"}})
+        answer = {"run_input": {"value": "yes"}}
+        resumed = operator.post(f"/flow_runs/{run['id']}/resume", json=answer)
         assert resumed.status_code == 200, resumed.text
         assert resumed.json()["state"]["details"]["resumed_by"] == "olive"
         return run
