@@ -550,6 +550,52 @@ class InloopClient:
         found = await self._send("GET", "/inbox", params={"limit": limit, "offset": offset})
         return [InboxItem.model_validate(item) for item in found]
 
+    # --- users and API tokens (answers are the API's JSON objects) -----------------------------
+    @dual
+    async def create_user(
+        self,
+        name: str,
+        role: str,
+        groups: Sequence[str] = (),
+        email: str | None = None,
+        password: str | None = None,
+    ) -> dict[str, Any]:
+        body = {"name": name, "role": role, "groups": list(groups), "email": email}
+        if password is not None:
+            body["password"] = password
+        result: dict[str, Any] = await self._send("POST", "/users", json=body)
+        return result
+
+    @dual
+    async def read_users(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._send("GET", "/users")
+        return result
+
+    @dual
+    async def update_user(self, name: str, **changes: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self._send("PATCH", f"/users/{name}", json=changes)
+        return result
+
+    @dual
+    async def create_token(
+        self, user: str | None = None, name: str = "token", expires_in: int | None = None
+    ) -> dict[str, Any]:
+        """A new API token; its secret is in the answer's `token`, and nowhere else, ever."""
+        body = {"user": user, "name": name, "expires_in": expires_in}
+        result: dict[str, Any] = await self._send("POST", "/tokens", json=body)
+        return result
+
+    @dual
+    async def read_tokens(self, user: str | None = None) -> list[dict[str, Any]]:
+        params = {"user": user} if user is not None else None
+        result: list[dict[str, Any]] = await self._send("GET", "/tokens", params=params)
+        return result
+
+    @dual
+    async def revoke_token(self, token_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._send("DELETE", f"/tokens/{token_id}")
+        return result
+
 
 def get_client(api_url: str | None = None, api_key: str | None = None) -> InloopClient:
     """A client for the configured server; use it with or without `async with` / `await`."""

@@ -183,6 +183,51 @@ export function forgetApiKey() {
   }
 }
 
+// --- the UI sign-in (users mode) --------------------------------------------
+
+export interface SessionInfo {
+  mode: 'open' | 'shared-key' | 'users';
+  actor: string | null;
+  kind: string | null;
+  role: string | null;
+  groups: string[];
+}
+
+export const SESSION_CHANGED = 'inloop:session-changed';
+
+/** Which mode the server is in and who this browser is signed in as (never prompts). */
+export async function readSession(): Promise<SessionInfo | null> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
+  const response = await fetch('/api/session', { headers, cache: 'no-store' });
+  return response.ok ? ((await response.json()) as SessionInfo) : null;
+}
+
+/** Sign in with a name and password; the server answers with an HttpOnly session cookie. */
+export async function signIn(name: string, password: string): Promise<SessionInfo> {
+  const response = await fetch('/api/session', {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name, password }),
+    cache: 'no-store',
+  });
+  const payload = (await response.json().catch(() => null)) as { detail?: unknown } | null;
+  if (!response.ok) throw new ApiError(response.status, payload?.detail ?? response.statusText);
+  // The cookie speaks for this browser now: a stored key would be sent first and refused.
+  forgetApiKey();
+  setPrompt(null);
+  const ready = waiters;
+  waiters = [];
+  ready.forEach((wake) => wake());
+  window.dispatchEvent(new Event(SESSION_CHANGED));
+  return payload as unknown as SessionInfo;
+}
+
+export async function signOut(): Promise<void> {
+  await fetch('/api/session', { method: 'DELETE', headers: { Accept: 'application/json' }, cache: 'no-store' });
+  window.dispatchEvent(new Event(SESSION_CHANGED));
+}
+
 /** Ask the person for a key once, however many requests are waiting for it. */
 function waitForKey(sentKey: string | null, signal?: AbortSignal): Promise<void> {
   if (apiKey !== sentKey) return Promise.resolve(); // someone entered a new key meanwhile

@@ -2,6 +2,7 @@ import { StrictMode, useEffect } from 'react';
 import { createRoot } from 'react-dom/client';
 import { api } from './api';
 import { KeyPrompt } from './components/KeyPrompt';
+import { Account } from './components/SignIn';
 import { CHANGED, usePolled } from './live';
 import Deployments from './pages/Deployments';
 import Inbox, { preloadInbox } from './pages/Inbox';
@@ -43,6 +44,7 @@ function Nav({ path }: { path: string }) {
       <Link href="/deployments" aria-current={current('/deployments')}>
         Deployments
       </Link>
+      <Account />
     </nav>
   );
 }

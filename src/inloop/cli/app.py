@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from inloop.cli import deployments, flow_runs, inbox, server
+from inloop.cli import deployments, flow_runs, inbox, server, users
 from inloop.cli._help import tidy_help
 from inloop.cli._output import UserError, print_error
 
@@ -27,6 +27,8 @@ app = typer.Typer(
 app.add_typer(server.app, name="server")
 app.add_typer(flow_runs.app, name="flow-run")
 app.add_typer(deployments.app, name="deployment")
+app.add_typer(users.user_app, name="user")
+app.add_typer(users.token_app, name="token")
 app.command("inbox")(inbox.inbox)
 
 

@@ -18,12 +18,22 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop import __version__
-from inloop.server.api import blocks, deployments, flow_runs, inbox, inputs, logs, task_results
+from inloop.server.api import (
+    blocks,
+    deployments,
+    flow_runs,
+    inbox,
+    inputs,
+    logs,
+    session,
+    task_results,
+    users,
+)
 from inloop.server.api.responses import AUTH_ERROR
 from inloop.server.database.engine import Database
 from inloop.server.errors import ServerError
+from inloop.server.identity import Identity, IdentityMiddleware
 from inloop.server.middleware import (
-    ApiKeyMiddleware,
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -85,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             signing_key = await secrets.get_or_create_secret(tx, secrets.SIGNING_KEY)
         app.state.run_tokens = RunTokens(signing_key)
         app.state.started_at = time.monotonic()
+        app.state.identity = Identity(db, settings.api_key, app.state.run_tokens)
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
         try:
             yield
@@ -121,7 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in order: the hot paths (inputs, runs) first, each router mounted on
     # the app directly (a nested router would match every request twice).
     auth = AUTH_ERROR if settings.api_key else None
-    for module in (inputs, flow_runs, logs, task_results, blocks, deployments, inbox):
+    routers = (inputs, flow_runs, logs, task_results, blocks, deployments, inbox, session, users)
+    for module in routers:
         app.include_router(module.router, prefix="/api", responses=auth)
 
     @app.api_route(
@@ -134,9 +146,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _mount_ui(app)
     # The last added runs first: headers on every answer, then Host, CORS (so a preflight needs
-    # no key and refusals below still carry CORS headers), Origin, key, body size.
+    # no key and refusals below still carry CORS headers), Origin, who is asking, body size.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
-    app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key)
+    app.add_middleware(IdentityMiddleware)
     app.add_middleware(WriteGuardMiddleware, cors_origins=settings.cors_origin_list)
     if settings.cors_origin_list:
         app.add_middleware(

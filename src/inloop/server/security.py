@@ -26,7 +26,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from inloop.server.middleware import send_json_error
 
-__all__ = ["HostCheckMiddleware", "HostPolicy", "WriteGuardMiddleware", "split_host"]
+__all__ = [
+    "HostCheckMiddleware",
+    "HostPolicy",
+    "WriteGuardMiddleware",
+    "same_origin",
+    "split_host",
+]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -170,16 +176,16 @@ class WriteGuardMiddleware:
         if "*" in self.cors_origins or normalized in self.cors_origins:
             return True
         host = _header(scope, b"host")
-        return host is not None and _same_origin(normalized, host)
+        return host is not None and same_origin(normalized, host)
 
 
-def _same_origin(origin: str, host_header: str) -> bool:
-    """Is `origin` the site this request was sent to (the one its `Host` names)?
+def same_origin(origin: str, host_header: str) -> bool:
+    """Is `origin` (or a full URL, like a `Referer`) the site this request was sent to?
 
     Schemes are not compared: behind a TLS-terminating proxy the page is https while the server
     sees http. Without a port in `Host` (a proxy on 80/443), the origin must use its default.
     """
-    parts = urlsplit(origin)
+    parts = urlsplit(origin.strip().lower())
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         return False  # "null" (sandboxed frames, file: pages) and the like
     try:

@@ -1,12 +1,28 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { onKeyPrompt, submitApiKey, type KeyPrompt as Prompt } from '../api';
+import { onKeyPrompt, readSession, submitApiKey, type KeyPrompt as Prompt } from '../api';
+import { SignIn } from './SignIn';
 
-/** Shown when the server answers 401: asks for the API key once and remembers it. */
+/**
+ * Shown when the server answers 401. A server with users asks for a sign-in; a server with a
+ * shared key asks for the key once and remembers it.
+ */
 export function KeyPrompt() {
   const [prompt, setPrompt] = useState<Prompt | null>(null);
   const [value, setValue] = useState('');
+  const [mode, setMode] = useState<string | null>(null);
   useEffect(() => onKeyPrompt(setPrompt), []);
-  if (!prompt) return null;
+  useEffect(() => {
+    if (!prompt) return;
+    let live = true;
+    readSession()
+      .then((session) => live && setMode(session?.mode ?? 'shared-key'))
+      .catch(() => live && setMode('shared-key'));
+    return () => {
+      live = false;
+    };
+  }, [prompt]);
+  if (!prompt || mode === null) return null;
+  if (mode === 'users') return <SignIn />;
 
   const submit = (event: FormEvent) => {
     event.preventDefault();

@@ -13,6 +13,7 @@ from inloop.server.api.deps import get_db
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
+from inloop.server.permissions import require
 from inloop.server.store import blocks
 
 router = APIRouter(prefix="/blocks", tags=["blocks"])
@@ -27,7 +28,10 @@ class BlockSave(BaseModel):
     overwrite: bool = False
 
 
-@router.get("/{block_type}/{name:path}", responses=errors(404, 422))
+@router.get(
+    "/{block_type}/{name:path}", responses=errors(404, 422),
+    dependencies=[require("blocks:read")],
+)
 async def read_block(
     block_type: BlockType, name: BlockName, db: Database = Depends(get_db)
 ) -> BlockDocument:
@@ -38,7 +42,10 @@ async def read_block(
     return found
 
 
-@router.put("/{block_type}/{name:path}", responses=errors(409, 413, 422))
+@router.put(
+    "/{block_type}/{name:path}", responses=errors(409, 413, 422),
+    dependencies=[require("blocks:write")],
+)
 async def save_block(
     body: BlockSave, block_type: BlockType, name: BlockName, db: Database = Depends(get_db)
 ) -> BlockDocument:
@@ -46,7 +53,10 @@ async def save_block(
         return await blocks.save_block(tx, block_type, name, body.value, body.overwrite)
 
 
-@router.delete("/{block_type}/{name:path}", status_code=204, responses=errors(404, 422))
+@router.delete(
+    "/{block_type}/{name:path}", status_code=204, responses=errors(404, 422),
+    dependencies=[require("blocks:write")],
+)
 async def delete_block(
     block_type: BlockType, name: BlockName, db: Database = Depends(get_db)
 ) -> None:

@@ -16,6 +16,7 @@ from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Invalid
+from inloop.server.permissions import require
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import deployments, runs
 from inloop.server.store.pauses import UnusableSchema, schema_problem, validate_against_schema
@@ -45,7 +46,10 @@ def _runner_status(found: list[Deployment]) -> list[Deployment]:
     return [deployments.with_runner_status(deployment, now, poll) for deployment in found]
 
 
-@router.post("/deployments", status_code=201, responses=errors(413, 422))
+@router.post(
+    "/deployments", status_code=201, responses=errors(413, 422),
+    dependencies=[require("deployments:register")],
+)
 async def upsert_deployment(body: DeploymentCreate, db: Database = Depends(get_db)) -> Deployment:
     problem = schema_problem(body.parameter_schema)
     if problem is not None:
@@ -57,13 +61,16 @@ async def upsert_deployment(body: DeploymentCreate, db: Database = Depends(get_d
     return _runner_status([deployment])[0]
 
 
-@router.get("/deployments")
+@router.get("/deployments", dependencies=[require("runs:read")])
 async def list_deployments(db: Database = Depends(get_db)) -> list[Deployment]:
     async with db.read() as conn:
         return _runner_status(await deployments.list_deployments(conn))
 
 
-@router.get("/deployments/{deployment_id}", responses=errors(404, 422))
+@router.get(
+    "/deployments/{deployment_id}", responses=errors(404, 422),
+    dependencies=[require("runs:read")],
+)
 async def read_deployment(
     deployment_id: DeploymentId, db: Database = Depends(get_db)
 ) -> Deployment:
@@ -106,6 +113,7 @@ async def _schedule(db: Database, deployment: Deployment, body: RunDeploymentReq
     "/deployments/name/{flow_name}/{deployment_name}/run",
     status_code=201,
     responses=errors(404, 409, 413, 422),
+    dependencies=[require("deployments:run")],
 )
 async def run_deployment_by_name(
     flow_name: Name,
@@ -119,7 +127,8 @@ async def run_deployment_by_name(
 
 
 @router.post(
-    "/deployments/{deployment_id}/run", status_code=201, responses=errors(404, 409, 413, 422)
+    "/deployments/{deployment_id}/run", status_code=201, responses=errors(404, 409, 413, 422),
+    dependencies=[require("deployments:run")],
 )
 async def run_deployment(
     deployment_id: DeploymentId,
@@ -131,7 +140,7 @@ async def run_deployment(
     return await _schedule(db, deployment, body or RunDeploymentRequest())
 
 
-@router.post("/runners/claim", responses=errors(413, 422))
+@router.post("/runners/claim", responses=errors(413, 422), dependencies=[require("runners:claim")])
 async def claim(
     body: ClaimRequest,
     request: Request,

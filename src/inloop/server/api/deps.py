@@ -7,6 +7,7 @@ import time
 from fastapi import Request
 
 from inloop.server.database.engine import Database
+from inloop.server.identity import PRINCIPAL_KEY, Principal
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 
 __all__ = ["actor", "calling_run", "get_db", "paused_grace", "run_tokens"]
@@ -19,11 +20,13 @@ async def get_db(request: Request) -> Database:
 
 
 async def actor(request: Request) -> str:
-    """Who did this, for the state history: the client's declared user, and how it got in."""
-    declared = (request.headers.get("x-inloop-actor") or "").strip()[:100] or "anonymous"
-    if request.app.state.settings.api_key:
-        return f"{declared} (api key)"
-    return declared
+    """Who did this, for the state history: the principal IdentityMiddleware resolved.
+
+    Open mode: the client's declared user; shared key: `api-key`; users mode: the user's name;
+    a flow run's process with only its run token: `inloop.flow-run.<id>`.
+    """
+    principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
+    return principal.actor if principal is not None else "anonymous"
 
 
 async def run_tokens(request: Request) -> RunTokens:

@@ -26,6 +26,7 @@ from inloop.server.api.params import Cursor, Offset, RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, NotFound
+from inloop.server.permissions import require
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import pauses, runs
 from inloop.server.wakeups import wait_until
@@ -49,7 +50,10 @@ class HeartbeatResponse(BaseModel):
     stopped: dict[str, StateType]
 
 
-@router.post("", status_code=201, responses=errors(409, 413, 422))
+@router.post(
+    "", status_code=201, responses=errors(409, 413, 422),
+    dependencies=[require("runs:create")],
+)
 async def create_flow_run(
     body: FlowRunCreate,
     db: Database = Depends(get_db),
@@ -68,7 +72,7 @@ async def create_flow_run(
     return FlowRunWithToken(**dict(run), run_token=tokens.mint(run.id))
 
 
-@router.get("", responses=errors(422))
+@router.get("", responses=errors(422), dependencies=[require("runs:read")])
 async def list_flow_runs(
     state: list[StateType] | None = Query(default=None),
     flow_name: Annotated[Text | None, Query(max_length=200)] = None,
@@ -90,7 +94,7 @@ async def list_flow_runs(
         )
 
 
-@router.get("/resolve", responses=errors(404, 409, 422))
+@router.get("/resolve", responses=errors(404, 409, 422), dependencies=[require("runs:read")])
 async def resolve_flow_run(
     ref: str = Query(
         min_length=1,
@@ -128,7 +132,7 @@ async def resolve_flow_run(
     return candidates[0]
 
 
-@router.post("/heartbeat", responses=errors(413, 422))
+@router.post("/heartbeat", responses=errors(413, 422), dependencies=[require("runs:heartbeat")])
 async def heartbeat(body: HeartbeatRequest, db: Database = Depends(get_db)) -> HeartbeatResponse:
     async with db.transaction() as tx:
         await runs.heartbeat(tx, body.ids, body.runner_id)
@@ -142,19 +146,28 @@ async def heartbeat(body: HeartbeatRequest, db: Database = Depends(get_db)) -> H
     return HeartbeatResponse(stopped=stopped)
 
 
-@router.get("/{flow_run_id}", response_model=FlowRun, responses=errors(404, 422))
+@router.get(
+    "/{flow_run_id}", response_model=FlowRun, responses=errors(404, 422),
+    dependencies=[require("runs:read")],
+)
 async def read_flow_run(flow_run_id: RunId, db: Database = Depends(get_db)) -> Response:
     async with db.read() as conn:
         return json_response(await runs.require_run(conn, flow_run_id), FlowRun)
 
 
-@router.get("/{flow_run_id}/states", responses=errors(404, 422))
+@router.get(
+    "/{flow_run_id}/states", responses=errors(404, 422),
+    dependencies=[require("runs:read")],
+)
 async def read_states(flow_run_id: RunId, db: Database = Depends(get_db)) -> list[State]:
     async with db.read() as conn:
         return await runs.state_history(conn, flow_run_id)
 
 
-@router.get("/{flow_run_id}/wait", response_model=FlowRun, responses=errors(404, 422))
+@router.get(
+    "/{flow_run_id}/wait", response_model=FlowRun, responses=errors(404, 422),
+    dependencies=[require("runs:read")],
+)
 async def wait_for_change(
     flow_run_id: RunId,
     after_seq: Cursor = 0,
@@ -177,7 +190,10 @@ async def wait_for_change(
     return json_response(found, FlowRun)
 
 
-@router.post("/{flow_run_id}/set_state", responses=errors(404, 409, 413, 422))
+@router.post(
+    "/{flow_run_id}/set_state", responses=errors(404, 409, 413, 422),
+    dependencies=[require("runs:set_state")],
+)
 async def set_state(
     flow_run_id: RunId, body: SetStateRequest, db: Database = Depends(get_db)
 ) -> FlowRun:
@@ -192,7 +208,10 @@ async def set_state(
         )
 
 
-@router.post("/{flow_run_id}/cancel", responses=errors(404, 409, 422))
+@router.post(
+    "/{flow_run_id}/cancel", responses=errors(404, 409, 422),
+    dependencies=[require("runs:cancel")],
+)
 async def cancel(
     flow_run_id: RunId, who: str = Depends(actor), db: Database = Depends(get_db)
 ) -> FlowRun:
@@ -206,19 +225,28 @@ async def cancel(
         )
 
 
-@router.post("/{flow_run_id}/pause", responses=errors(404, 409, 413, 422))
+@router.post(
+    "/{flow_run_id}/pause", responses=errors(404, 409, 413, 422),
+    dependencies=[require("runs:pause")],
+)
 async def pause(flow_run_id: RunId, body: PauseRequest, db: Database = Depends(get_db)) -> FlowRun:
     async with db.transaction() as tx:
         return await pauses.pause_run(tx, flow_run_id, body)
 
 
-@router.get("/{flow_run_id}/pause", responses=errors(404, 409, 422))
+@router.get(
+    "/{flow_run_id}/pause", responses=errors(404, 409, 422),
+    dependencies=[require("runs:read")],
+)
 async def read_pause(flow_run_id: RunId, db: Database = Depends(get_db)) -> dict[str, Any]:
     async with db.read() as conn:
         return await pauses.read_pause(conn, flow_run_id)
 
 
-@router.post("/{flow_run_id}/resume", responses=errors(404, 409, 413, 422))
+@router.post(
+    "/{flow_run_id}/resume", responses=errors(404, 409, 413, 422),
+    dependencies=[require("runs:resume")],
+)
 async def resume(
     flow_run_id: RunId,
     # Optional, like the reference: a bodiless POST resumes without input.

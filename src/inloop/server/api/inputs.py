@@ -12,6 +12,7 @@ from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
+from inloop.server.permissions import require
 from inloop.server.run_tokens import stamp_sender
 from inloop.server.store import inputs, runs
 from inloop.server.wakeups import wait_until
@@ -30,6 +31,7 @@ router = APIRouter(prefix="/flow_runs/{flow_run_id}", tags=["inputs"])
         },
         **errors(401, 403, 404, 409, 413, 422),
     },
+    dependencies=[require("inputs:send")],
 )
 async def create_input(
     flow_run_id: RunId,
@@ -51,7 +53,8 @@ async def create_input(
 
 
 @router.post(
-    "/input/filter", response_model=list[FlowRunInput], responses=errors(404, 413, 422)
+    "/input/filter", response_model=list[FlowRunInput], responses=errors(404, 413, 422),
+    dependencies=[require("runs:read")],
 )
 async def filter_inputs(
     flow_run_id: RunId, body: InputFilter, db: Database = Depends(get_db)
@@ -80,7 +83,7 @@ async def filter_inputs(
     return json_response(found or [], list[FlowRunInput])
 
 
-@router.get("/input/{key}", responses=errors(404, 422))
+@router.get("/input/{key}", responses=errors(404, 422), dependencies=[require("runs:read")])
 async def read_input(
     flow_run_id: RunId,
     key: str = Path(max_length=200, pattern=INPUT_KEY_PATTERN.pattern),
@@ -95,7 +98,7 @@ async def read_input(
     return found
 
 
-@router.get("/inputs", responses=errors(404, 422))
+@router.get("/inputs", responses=errors(404, 422), dependencies=[require("runs:read")])
 async def list_inputs(flow_run_id: RunId, db: Database = Depends(get_db)) -> list[FlowRunInput]:
     async with db.read() as conn:
         await runs.require_run(conn, flow_run_id)

@@ -12,6 +12,7 @@ from inloop.server.api.deps import get_db
 from inloop.server.api.params import Cursor, RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
+from inloop.server.permissions import require
 from inloop.server.store import logs, runs
 from inloop.server.wakeups import wait_until
 
@@ -22,7 +23,10 @@ class Stored(BaseModel):
     stored: int
 
 
-@router.post("/logs", status_code=201, responses=errors(413, 422))
+@router.post(
+    "/logs", status_code=201, responses=errors(413, 422),
+    dependencies=[require("logs:write")],
+)
 async def append_logs(
     body: Annotated[list[LogCreate], Body(max_length=10_000)], db: Database = Depends(get_db)
 ) -> Stored:
@@ -30,7 +34,10 @@ async def append_logs(
         return Stored(stored=await logs.append_logs(tx, body))
 
 
-@router.get("/flow_runs/{flow_run_id}/logs", responses=errors(404, 422))
+@router.get(
+    "/flow_runs/{flow_run_id}/logs", responses=errors(404, 422),
+    dependencies=[require("runs:read")],
+)
 async def read_logs(
     flow_run_id: RunId,
     after_id: Cursor = 0,

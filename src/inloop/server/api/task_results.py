@@ -15,6 +15,7 @@ from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, NotFound
+from inloop.server.permissions import require
 from inloop.server.store import runs, task_results
 
 router = APIRouter(prefix="/flow_runs", tags=["task results"])
@@ -37,7 +38,10 @@ class TaskResult(BaseModel):
     created: datetime
 
 
-@router.get("/{flow_run_id}/task_results/{task_key}", responses=errors(404, 422))
+@router.get(
+    "/{flow_run_id}/task_results/{task_key}", responses=errors(404, 422),
+    dependencies=[require("runs:read")],
+)
 async def read_task_result(
     flow_run_id: RunId, task_key: str = TaskKey, db: Database = Depends(get_db)
 ) -> TaskResult:
@@ -59,7 +63,10 @@ async def read_task_result(
     return TaskResult(**stored)
 
 
-@router.put("/{flow_run_id}/task_results/{task_key}", responses=errors(404, 413, 422))
+@router.put(
+    "/{flow_run_id}/task_results/{task_key}", responses=errors(404, 413, 422),
+    dependencies=[require("task_results:write")],
+)
 async def put_task_result(
     flow_run_id: RunId,
     body: TaskResultPut,

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "api_tokens",
     "blocks",
     "deployments",
     "flow_run_inputs",
@@ -22,7 +23,9 @@ __all__ = [
     "logs",
     "metadata",
     "server_secrets",
+    "sessions",
     "task_run_results",
+    "users",
     "utcnow",
 ]
 
@@ -212,4 +215,53 @@ server_secrets = sa.Table(
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("created", UTCDateTime(), nullable=False),
+)
+
+# People (DESIGN section 3). While this table is empty the server runs in open or shared-key
+# mode; the first row switches it to users mode, where every API request must say who it is.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("email", sa.String(300), nullable=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("groups", sa.JSON(), nullable=False),
+    # argon2id; NULL: this user signs in with tokens only, never with a password.
+    sa.Column("password_hash", sa.String(200), nullable=True),
+    sa.Column("disabled", sa.Boolean(), nullable=False, default=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+)
+
+# API tokens are 256 random bits, so a plain SHA-256 of the secret is enough to store
+# (nothing to brute-force); the secret itself is shown once, at creation.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(UUID_LEN), primary_key=True),
+    sa.Column(
+        "user_name", sa.String(100), sa.ForeignKey("users.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("expires", UTCDateTime(), nullable=True),
+    sa.Column("last_used", UTCDateTime(), nullable=True),
+    sa.Column("revoked", UTCDateTime(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Index("ix_api_tokens_user_name", "user_name"),
+)
+
+# UI sign-ins: the cookie holds a random id, the row its SHA-256 (a stolen database backup
+# cannot be replayed as a cookie).
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_name", sa.String(100), sa.ForeignKey("users.name", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("expires", UTCDateTime(), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Index("ix_sessions_user_name", "user_name"),
 )

@@ -1,0 +1,99 @@
+"""UI sign-in: a server-side session behind an HttpOnly cookie.
+
+The cookie holds only a random id; the `sessions` table says whose it is and until when, so
+signing out (or disabling the user) ends it on every replica at once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from inloop.server.api.deps import get_db
+from inloop.server.database.engine import Database
+from inloop.server.errors import Conflict, Unauthorized
+from inloop.server.identity import PRINCIPAL_KEY, SESSION_COOKIE, Identity, Mode, Principal
+from inloop.server.store import users
+
+router = APIRouter(prefix="/session", tags=["session"])
+
+SESSION_LIFETIME = timedelta(days=7)
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class Session(BaseModel):
+    mode: Mode
+    # Who this request speaks for; None when it carries no valid credentials.
+    actor: str | None = None
+    kind: str | None = None
+    role: str | None = None
+    groups: list[str] = Field(default_factory=list)
+
+
+def _describe(mode: Mode, who: Principal | None) -> Session:
+    if who is None:
+        return Session(mode=mode)
+    return Session(
+        mode=mode, actor=who.actor, kind=who.kind, role=who.role, groups=list(who.groups)
+    )
+
+
+@router.get("")
+async def read_session(request: Request) -> Session:
+    """Which mode the server is in, and who this request is signed in as (if anyone)."""
+    identity: Identity = request.app.state.identity
+    return _describe(await identity.mode(), request.scope.get(PRINCIPAL_KEY))
+
+
+@router.post("")
+async def sign_in(
+    body: SignIn, request: Request, response: Response, db: Database = Depends(get_db)
+) -> Session:
+    identity: Identity = request.app.state.identity
+    mode = await identity.mode()
+    if mode != "users":
+        raise Conflict(
+            f"this server has no users to sign in as (mode: {mode}); add one with "
+            "`inloop user add NAME --role admin --password` on the server's machine"
+        )
+    async with db.transaction() as tx:
+        user = await users.authenticate_password(tx, body.name, body.password)
+        if user is None:
+            # One answer for every failure: it must not tell which names exist.
+            raise Unauthorized(
+                "wrong user name or password (or the user is disabled, or has no password)"
+            )
+        session_id, _expires = await users.create_session(tx, user["name"], SESSION_LIFETIME)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        # Behind a TLS-terminating proxy, uvicorn takes the scheme from X-Forwarded-Proto.
+        secure=request.url.scheme == "https",
+    )
+    signed_in = Principal(
+        user["name"], "user", user["role"], tuple(user["groups"]), via_cookie=True
+    )
+    return _describe(mode, signed_in)
+
+
+@router.delete("")
+async def sign_out(request: Request, response: Response, db: Database = Depends(get_db)) -> Session:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        async with db.transaction() as tx:
+            await users.delete_session(tx, session_id)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    identity: Identity = request.app.state.identity
+    return Session(mode=await identity.mode())

@@ -1,0 +1,214 @@
+"""Users and their API tokens: admins manage users; everyone manages their own tokens.
+
+The first user switches the server from open (or shared-key) mode to users mode. Who may add
+it: in open mode only a request from the server's own machine (loopback), since anyone who can
+reach an open server could otherwise lock its owner out; in shared-key mode the key's holder.
+It must be an admin, or no one could add the next user.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from inloop.server.api.deps import get_db
+from inloop.server.database.engine import Database
+from inloop.server.database.schema import utcnow
+from inloop.server.errors import Forbidden, Invalid
+from inloop.server.identity import Identity, Principal, is_loopback
+from inloop.server.permissions import PERMISSIONS, principal, require
+from inloop.server.store import users
+
+router = APIRouter(tags=["users"])
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
+GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$"
+ROLE_PATTERN = "^(" + "|".join(users.ROLES) + ")$"
+MAX_TOKEN_SECONDS = 10 * 366 * 24 * 3600
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    role: str = Field(pattern=ROLE_PATTERN)
+    groups: list[str] = Field(default_factory=list, max_length=100)
+    email: str | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: str | None = Field(default=None, min_length=8, max_length=1000)
+
+
+class User(BaseModel):
+    name: str
+    email: str | None
+    role: str
+    groups: list[str]
+    has_password: bool
+    disabled: bool
+    created: datetime
+
+
+class CreatedUser(User):
+    # Only for the first user: a token to go on with (the server now asks every caller for
+    # one), shown once. Later users get theirs from `inloop token create --user NAME`.
+    token: str | None = None
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str | None = Field(default=None, pattern=ROLE_PATTERN)
+    groups: list[str] | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
+    disabled: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=1000)
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Omitted: the caller's own token (a user) or an error (the API key, an open server).
+    user: str | None = Field(default=None, pattern=NAME_PATTERN)
+    name: str = Field(default="token", min_length=1, max_length=100)
+    # Seconds from now; omitted: the token never expires.
+    expires_in: int | None = Field(default=None, ge=60, le=MAX_TOKEN_SECONDS)
+
+
+class Token(BaseModel):
+    id: str
+    user: str
+    name: str
+    expires: datetime | None
+    last_used: datetime | None
+    revoked: datetime | None
+    created: datetime
+
+
+class TokenWithSecret(Token):
+    # The bearer secret: shown in this answer only, stored as a hash.
+    token: str
+
+
+def _check_groups(groups: list[str] | None) -> None:
+    for index, group in enumerate(groups or []):
+        if not re.match(GROUP_PATTERN, group):
+            raise Invalid([{
+                "loc": ["body", "groups", index],
+                "msg": f"group {group!r} must be letters, digits and . _ @ : - (at most 100)",
+                "type": "value_error",
+            }])
+
+
+@router.post("/users", status_code=201, dependencies=[require("users:manage")])
+async def create_user(
+    body: UserCreate,
+    request: Request,
+    who: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> CreatedUser:
+    _check_groups(body.groups)
+    identity: Identity = request.app.state.identity
+    first = not await identity.users_exist()
+    if first:
+        client = request.client.host if request.client else None
+        if who.kind == "local" and not is_loopback(client):
+            raise Forbidden(
+                f"the first user can only be added from the server's own machine (this "
+                f"request came from {client}): run `inloop user add` there, or start the "
+                "server with INLOOP_API_KEY and send that key"
+            )
+        if body.role != "admin":
+            raise Invalid([{
+                "loc": ["body", "role"],
+                "msg": f"the first user must be an admin (got {body.role!r}): with no admin, "
+                "no one could add the next user",
+                "type": "value_error",
+            }])
+    async with db.transaction() as tx:
+        created = await users.create_user(
+            tx, body.name, body.role, body.groups, body.email, body.password
+        )
+        secret = None
+        if first:
+            _token, secret = await users.create_token(tx, body.name, "first-admin", None)
+    identity.users_changed()
+    return CreatedUser(**created, token=secret)
+
+
+@router.get("/users", dependencies=[require("users:manage")])
+async def list_users(db: Database = Depends(get_db)) -> list[User]:
+    async with db.read() as conn:
+        return [User(**user) for user in await users.list_users(conn)]
+
+
+@router.get("/users/{name}", dependencies=[require("users:manage")])
+async def read_user(name: str, db: Database = Depends(get_db)) -> User:
+    async with db.read() as conn:
+        return User(**await users.require_user(conn, name))
+
+
+@router.patch("/users/{name}", dependencies=[require("users:manage")])
+async def update_user(name: str, body: UserUpdate, db: Database = Depends(get_db)) -> User:
+    _check_groups(body.groups)
+    async with db.transaction() as tx:
+        return User(**await users.update_user(tx, name, body.model_dump(exclude_unset=True)))
+
+
+def _may_manage_tokens_of(who: Principal, user: str) -> None:
+    if who.kind == "user" and who.name == user:
+        return
+    if who.role not in PERMISSIONS["users:manage"]:
+        raise Forbidden(
+            f"permission 'users:manage' denied to {who.name!r} (role {who.role!r}): you may "
+            f"manage only your own tokens, not {user!r}'s"
+        )
+
+
+def _token_owner(who: Principal, user: str | None) -> str:
+    if user is not None:
+        return user
+    if who.kind == "user":
+        return who.name
+    raise Invalid([{
+        "loc": ["body", "user"],
+        "msg": f"say whose token this is: {who.name!r} is not a user (--user NAME)",
+        "type": "missing",
+    }])
+
+
+@router.post("/tokens", status_code=201, dependencies=[require("tokens:own")])
+async def create_token(
+    body: TokenCreate, who: Principal = Depends(principal), db: Database = Depends(get_db)
+) -> TokenWithSecret:
+    owner = _token_owner(who, body.user)
+    _may_manage_tokens_of(who, owner)
+    expires = utcnow() + timedelta(seconds=body.expires_in) if body.expires_in else None
+    async with db.transaction() as tx:
+        token, secret = await users.create_token(tx, owner, body.name, expires)
+    return TokenWithSecret(**token, token=secret)
+
+
+@router.get("/tokens", dependencies=[require("tokens:own")])
+async def list_tokens(
+    user: str | None = Query(default=None, max_length=100),
+    who: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> list[Token]:
+    if user is None and who.kind == "user" and who.role != "admin":
+        user = who.name
+    if user is not None:
+        _may_manage_tokens_of(who, user)
+    async with db.read() as conn:
+        return [Token(**token) for token in await users.list_tokens(conn, user)]
+
+
+@router.delete("/tokens/{token_id}", dependencies=[require("tokens:own")])
+async def revoke_token(
+    token_id: str, who: Principal = Depends(principal), db: Database = Depends(get_db)
+) -> Token:
+    async with db.transaction() as tx:
+        token = await users.read_token(tx, token_id)
+        _may_manage_tokens_of(who, token["user"])
+        return Token(**await users.revoke_token(tx, token_id))

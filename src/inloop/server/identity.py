@@ -1,0 +1,241 @@
+"""Who is asking: one decision per API request, in one place, for all three modes.
+
+| mode       | when                                   | the principal                         |
+|------------|----------------------------------------|---------------------------------------|
+| open       | no users and no INLOOP_API_KEY         | the client's declared user, as admin  |
+| shared key | INLOOP_API_KEY set, no users           | `api-key` (admin), with the key       |
+| users      | at least one user exists               | the user of a token or a UI session   |
+
+In every mode a flow run's process may also prove itself with its run token alone (not in open
+mode, where it needs nothing), and in users mode the server's INLOOP_API_KEY stays a way in as
+`api-key` with the admin role, so a configured key never locks its operator out.
+
+`IdentityMiddleware` resolves the principal once and keeps it on the request scope; routes ask
+for a permission with `require(...)` (see `inloop.server.permissions`) and for the actor with
+`inloop.server.api.deps.actor`. Whether users exist is cached: learning that they do is final
+(users are disabled, never deleted), learning that they do not is re-checked every few seconds,
+so a replica notices the first user another replica added, and open mode costs no query per
+request.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from inloop.server.database.engine import Database
+from inloop.server.errors import Unauthorized
+from inloop.server.middleware import send_json_error
+from inloop.server.run_tokens import RUN_SENDER_PREFIX, RunTokens
+from inloop.server.security import WRITE_METHODS, same_origin
+from inloop.server.store import users
+
+__all__ = [
+    "PRINCIPAL_KEY",
+    "SESSION_COOKIE",
+    "Identity",
+    "IdentityMiddleware",
+    "Mode",
+    "Principal",
+    "is_loopback",
+]
+
+Mode = Literal["open", "shared-key", "users"]
+PRINCIPAL_KEY = "inloop.principal"
+SESSION_COOKIE = "inloop_session"
+NO_USERS_RECHECK_SECONDS = 2.0
+# Answered without credentials in users mode: the liveness probe, and sign-in itself. (A
+# shared-key server keeps asking for its key on every path, as it always has.)
+PUBLIC_PATHS = frozenset({"/api/health", "/api/session"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request speaks for, and with which role."""
+
+    name: str
+    kind: Literal["local", "api-key", "user", "run"]
+    role: str
+    groups: tuple[str, ...] = ()
+    # kind "run": the flow run whose token authenticated the request.
+    run_id: str | None = None
+    via_cookie: bool = False
+
+    @property
+    def actor(self) -> str:
+        """The name stored in state history and events."""
+        return self.name
+
+
+def is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class Identity:
+    """Resolve principals for one app: its database, its API key and its run tokens."""
+
+    def __init__(self, db: Database, api_key: str | None, run_tokens: RunTokens) -> None:
+        self.db = db
+        self.api_key = api_key.encode() if api_key else None
+        self.run_tokens = run_tokens
+        self._users_exist = False
+        self._checked_at = float("-inf")
+
+    async def mode(self) -> Mode:
+        if await self.users_exist():
+            return "users"
+        return "shared-key" if self.api_key else "open"
+
+    async def users_exist(self) -> bool:
+        if self._users_exist:
+            return True
+        now = time.monotonic()
+        if now - self._checked_at >= NO_USERS_RECHECK_SECONDS:
+            async with self.db.read() as conn:
+                self._users_exist = await users.has_users(conn)
+            self._checked_at = now
+        return self._users_exist
+
+    def users_changed(self) -> None:
+        """Forget the cached answer (this replica just added a user)."""
+        self._checked_at = float("-inf")
+
+    async def resolve(self, headers: dict[bytes, bytes], required: bool) -> Principal | None:
+        """The principal for these request headers; 401 when credentials are missing or bad.
+
+        With `required` False (public paths in users mode), missing or bad credentials give
+        None instead.
+        """
+        mode = await self.mode()
+        required = required or mode == "shared-key"
+        authorization = headers.get(b"authorization")
+        if authorization is not None and mode != "open":
+            scheme, _, credentials = authorization.decode("latin-1").strip().partition(" ")
+            secret = credentials.strip()
+            if scheme.lower() != "bearer" or not secret:
+                return _refuse(required, "malformed Authorization header: send 'Bearer <token>'")
+            if self.api_key is not None and hmac.compare_digest(secret.encode(), self.api_key):
+                return Principal("api-key", "api-key", "admin")
+            if mode == "shared-key":
+                return _refuse(required, "invalid API key: send 'Authorization: Bearer "
+                               "<INLOOP_API_KEY>'")
+            return await self._token_principal(secret, required)
+        if mode == "users":
+            cookie = _cookie(headers.get(b"cookie"), SESSION_COOKIE)
+            if cookie is not None:
+                async with self.db.read() as conn:
+                    user = await users.session_user(conn, cookie)
+                if user is not None:
+                    return _user_principal(user, via_cookie=True)
+                if required:
+                    raise Unauthorized(
+                        "your sign-in session has expired or was ended: sign in again"
+                    )
+        run_token = headers.get(b"x-inloop-run-token")
+        if run_token is not None and mode != "open":
+            try:
+                run_id = self.run_tokens.verify(run_token.decode("latin-1"))
+            except Unauthorized:
+                if required:
+                    raise
+                return None
+            return Principal(f"{RUN_SENDER_PREFIX}{run_id}", "run", "worker", run_id=run_id)
+        if mode == "open":
+            declared = headers.get(b"x-inloop-actor", b"").decode("latin-1").strip()[:100]
+            return Principal(declared or "anonymous", "local", "admin")
+        if mode == "shared-key":
+            return _refuse(required, "missing API key: send 'Authorization: Bearer "
+                           "<INLOOP_API_KEY>'")
+        return _refuse(
+            required,
+            "sign in first: this server has users, so every request needs a user's API token "
+            "('Authorization: Bearer <token>'; create one with `inloop token create --user "
+            "NAME` and set INLOOP_API_KEY to it) or a UI sign-in",
+        )
+
+    async def _token_principal(self, secret: str, required: bool) -> Principal | None:
+        async with self.db.read() as conn:
+            user, reason, touch = await users.token_user(conn, secret)
+        if user is None:
+            return _refuse(
+                required,
+                f"API token refused ({reason}): create a new one with `inloop token create`",
+            )
+        if touch is not None:
+            async with self.db.transaction() as tx:
+                await users.touch_token(tx, touch)
+        return _user_principal(user)
+
+
+def _user_principal(user: dict[str, Any], via_cookie: bool = False) -> Principal:
+    return Principal(
+        user["name"], "user", user["role"], tuple(user["groups"]), via_cookie=via_cookie
+    )
+
+
+def _refuse(required: bool, detail: str) -> Principal | None:
+    """401 when credentials are required; otherwise the request goes on as nobody."""
+    if required:
+        raise Unauthorized(detail)
+    return None
+
+
+def _cookie(header: bytes | None, name: str) -> str | None:
+    if header is None:
+        return None
+    for part in header.decode("latin-1").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name and value:
+            return value
+    return None
+
+
+class IdentityMiddleware:
+    """Resolve the principal of every /api request, or answer 401 before any route runs.
+
+    A UI session rides on a cookie the browser adds by itself, so a write authenticated by one
+    must also show where it comes from: an `Origin` (or, failing that, a `Referer`) of this
+    very server. Token-authenticated writes need none: a page cannot make a browser send them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == "/api" or path.startswith("/api/")):
+            await self.app(scope, receive, send)
+            return
+        identity: Identity = scope["app"].state.identity
+        headers = dict(scope["headers"])
+        try:
+            principal = await identity.resolve(headers, required=path not in PUBLIC_PATHS)
+        except Unauthorized as exc:
+            await send_json_error(send, 401, str(exc.detail))
+            return
+        if principal is not None and principal.via_cookie and scope["method"] in WRITE_METHODS:
+            source = headers.get(b"origin") or headers.get(b"referer")
+            host = headers.get(b"host")
+            if source is None or host is None or not same_origin(
+                source.decode("latin-1"), host.decode("latin-1")
+            ):
+                await send_json_error(
+                    send,
+                    403,
+                    f"{scope['method']} with a sign-in cookie needs an Origin or Referer header "
+                    "naming this server (a guard against cross-site requests); send the "
+                    "request from the inloop UI, or use an API token instead",
+                )
+                return
+        scope[PRINCIPAL_KEY] = principal
+        await self.app(scope, receive, send)

@@ -1,0 +1,265 @@
+"""All reads and writes of people: users, their API tokens and their UI sessions.
+
+Secrets never reach a row: a password is kept as its argon2id hash, a token or a session id
+(256 random bits, nothing to guess) as its SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from inloop.server.database.engine import Connection, Tx
+from inloop.server.database.schema import api_tokens, sessions, users, utcnow
+from inloop.server.errors import Conflict, NotFound
+
+__all__ = [
+    "ROLES",
+    "TOKEN_PREFIX",
+    "authenticate_password",
+    "create_session",
+    "create_token",
+    "create_user",
+    "delete_session",
+    "has_users",
+    "list_tokens",
+    "list_users",
+    "read_token",
+    "require_user",
+    "revoke_token",
+    "session_user",
+    "token_user",
+    "touch_token",
+    "update_user",
+]
+
+ROLES = ("admin", "operator", "responder", "viewer", "worker")
+# Recognisable in logs and by secret scanners; the server never needs the prefix to verify.
+TOKEN_PREFIX = "inl_"
+# A token's last-used time is written at most this often: not a write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+_hasher = PasswordHasher()
+# Checked against when the user is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _user(row: Any) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "email": row.email,
+        "role": row.role,
+        "groups": list(row.groups or []),
+        "has_password": row.password_hash is not None,
+        "disabled": bool(row.disabled),
+        "created": row.created,
+    }
+
+
+def _token(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "user": row.user_name,
+        "name": row.name,
+        "expires": row.expires,
+        "last_used": row.last_used,
+        "revoked": row.revoked,
+        "created": row.created,
+    }
+
+
+async def has_users(conn: Connection) -> bool:
+    return (await conn.execute(sa.select(users.c.name).limit(1))).first() is not None
+
+
+async def create_user(
+    tx: Tx,
+    name: str,
+    role: str,
+    groups: list[str],
+    email: str | None,
+    password: str | None,
+) -> dict[str, Any]:
+    exists = (await tx.execute(sa.select(users.c.name).where(users.c.name == name))).first()
+    if exists is not None:
+        raise Conflict(f"a user named {name!r} already exists; pick another name")
+    await tx.execute(
+        users.insert().values(
+            name=name,
+            email=email,
+            role=role,
+            groups=groups,
+            password_hash=_hasher.hash(password) if password is not None else None,
+            disabled=False,
+            created=utcnow(),
+        )
+    )
+    return await require_user(tx, name)
+
+
+async def require_user(conn: Connection, name: str) -> dict[str, Any]:
+    row = (await conn.execute(sa.select(users).where(users.c.name == name))).first()
+    if row is None:
+        raise NotFound(f"no user named {name!r}; list users with `inloop user ls`")
+    return _user(row)
+
+
+async def list_users(conn: Connection) -> list[dict[str, Any]]:
+    rows = (await conn.execute(sa.select(users).order_by(users.c.name))).all()
+    return [_user(row) for row in rows]
+
+
+async def update_user(tx: Tx, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply `changes` (role, groups, email, disabled, password) to an existing user."""
+    await require_user(tx, name)
+    values = {key: value for key, value in changes.items() if key != "password"}
+    if "password" in changes:
+        password = changes["password"]
+        values["password_hash"] = _hasher.hash(password) if password is not None else None
+    if values:
+        await tx.execute(users.update().where(users.c.name == name).values(**values))
+    if changes.get("disabled"):
+        # A disabled user is signed out everywhere at once.
+        await tx.execute(sessions.delete().where(sessions.c.user_name == name))
+    return await require_user(tx, name)
+
+
+async def authenticate_password(tx: Tx, name: str, password: str) -> dict[str, Any] | None:
+    """The user, when `password` is theirs and they may sign in; None otherwise."""
+    row = (await tx.execute(sa.select(users).where(users.c.name == name))).first()
+    stored = row.password_hash if row is not None else None
+    try:
+        _hasher.verify(stored or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None or stored is None or row.disabled:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        await tx.execute(
+            users.update().where(users.c.name == name).values(password_hash=_hasher.hash(password))
+        )
+    return _user(row)
+
+
+# --- tokens --------------------------------------------------------------------------------------
+
+
+async def create_token(
+    tx: Tx, user: str, name: str, expires: datetime | None
+) -> tuple[dict[str, Any], str]:
+    """A new token for `user`: its row and its secret (shown once, never stored)."""
+    await require_user(tx, user)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = str(uuid.uuid4())
+    await tx.execute(
+        api_tokens.insert().values(
+            id=token_id, user_name=user, name=name, hash=digest(secret), expires=expires,
+            created=utcnow(),
+        )
+    )
+    return await read_token(tx, token_id), secret
+
+
+async def read_token(conn: Connection, token_id: str) -> dict[str, Any]:
+    row = (await conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id))).first()
+    if row is None:
+        raise NotFound(f"no API token with id {token_id!r}; list tokens with `inloop token ls`")
+    return _token(row)
+
+
+async def list_tokens(conn: Connection, user: str | None) -> list[dict[str, Any]]:
+    query = sa.select(api_tokens).order_by(api_tokens.c.created)
+    if user is not None:
+        query = query.where(api_tokens.c.user_name == user)
+    return [_token(row) for row in (await conn.execute(query)).all()]
+
+
+async def revoke_token(tx: Tx, token_id: str) -> dict[str, Any]:
+    await read_token(tx, token_id)
+    await tx.execute(
+        api_tokens.update()
+        .where(api_tokens.c.id == token_id, api_tokens.c.revoked.is_(None))
+        .values(revoked=utcnow())
+    )
+    return await read_token(tx, token_id)
+
+
+async def token_user(
+    conn: Connection, secret: str
+) -> tuple[dict[str, Any] | None, str, str | None]:
+    """Who a bearer token belongs to: (user, "", id) or (None, why it was refused, None).
+
+    The id comes back when the token's last-used time is due for an update (`touch_token`):
+    a read per request, a write at most once a minute.
+    """
+    query = (
+        sa.select(api_tokens, users.c.disabled)
+        .join(users, users.c.name == api_tokens.c.user_name)
+        .where(api_tokens.c.hash == digest(secret))
+    )
+    row = (await conn.execute(query)).first()
+    now = utcnow()
+    if row is None:
+        return None, "unknown token", None
+    if row.revoked is not None:
+        return None, f"token {row.id} ({row.name!r}) was revoked", None
+    if row.expires is not None and row.expires <= now:
+        return None, f"token {row.id} ({row.name!r}) expired at {row.expires.isoformat()}", None
+    if row.disabled:
+        return None, f"user {row.user_name!r} is disabled", None
+    due = row.last_used is None or now - row.last_used >= LAST_USED_RESOLUTION
+    return await require_user(conn, row.user_name), "", row.id if due else None
+
+
+async def touch_token(tx: Tx, token_id: str) -> None:
+    await tx.execute(
+        api_tokens.update().where(api_tokens.c.id == token_id).values(last_used=utcnow())
+    )
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+async def create_session(tx: Tx, user: str, lifetime: timedelta) -> tuple[str, datetime]:
+    """A new session for `user`: the id for the cookie, and when it expires."""
+    session_id = secrets.token_urlsafe(32)
+    now = utcnow()
+    expires = now + lifetime
+    # Sweep this user's expired sessions here rather than in a background job.
+    await tx.execute(
+        sessions.delete().where(sessions.c.user_name == user, sessions.c.expires <= now)
+    )
+    await tx.execute(
+        sessions.insert().values(
+            hash=digest(session_id), user_name=user, expires=expires, created=now
+        )
+    )
+    return session_id, expires
+
+
+async def session_user(conn: Connection, session_id: str) -> dict[str, Any] | None:
+    """The signed-in user of a live session; None when unknown, expired or disabled."""
+    query = (
+        sa.select(users)
+        .join(sessions, sessions.c.user_name == users.c.name)
+        .where(sessions.c.hash == digest(session_id), sessions.c.expires > utcnow())
+    )
+    row = (await conn.execute(query)).first()
+    if row is None or row.disabled:
+        return None
+    return _user(row)
+
+
+async def delete_session(tx: Tx, session_id: str) -> None:
+    await tx.execute(sessions.delete().where(sessions.c.hash == digest(session_id)))

@@ -1,0 +1,45 @@
+"""Every API route names the permission it needs; the table maps each to known roles."""
+
+from __future__ import annotations
+
+from inloop.server.api import (
+    blocks,
+    deployments,
+    flow_runs,
+    inbox,
+    inputs,
+    logs,
+    session,
+    task_results,
+    users,
+)
+from inloop.server.permissions import PERMISSIONS
+from inloop.server.store.users import ROLES
+
+# Answered to anyone the middleware let through: liveness, and sign-in itself.
+OPEN_ROUTES = {("GET", "/health"), ("GET", "/session"), ("POST", "/session"),
+               ("DELETE", "/session")}
+
+
+def test_every_route_requires_exactly_one_permission() -> None:
+    unguarded = []
+    for module in (blocks, deployments, flow_runs, inbox, inputs, logs, session, task_results,
+                   users):
+        for route in module.router.routes:
+            for method in route.methods:  # type: ignore[attr-defined]
+                needs = [
+                    d.dependency.permission  # type: ignore[union-attr]
+                    for d in route.dependencies  # type: ignore[attr-defined]
+                    if hasattr(d.dependency, "permission")
+                ]
+                if (method, route.path) in OPEN_ROUTES:  # type: ignore[attr-defined]
+                    assert needs == []
+                elif len(needs) != 1:
+                    unguarded.append((method, route.path))  # type: ignore[attr-defined]
+    assert unguarded == []
+
+
+def test_permissions_name_only_known_roles_and_admin_has_all() -> None:
+    for permission, roles in PERMISSIONS.items():
+        assert set(roles) <= set(ROLES), permission
+        assert "admin" in roles, permission
