@@ -35,7 +35,10 @@ def _post(path: str, body: dict[str, Any]) -> Any:
     request = urllib.request.Request(
         os.environ["INLOOP_FUZZ_API"] + path,
         data=json.dumps(body).encode(),
-        headers={"content-type": "application/json"},
+        headers={
+            "content-type": "application/json",
+            "authorization": f"Bearer {os.environ['INLOOP_FUZZ_KEY']}",
+        },
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as response:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from inloop.bounds import Text
 from inloop.server.api.deps import get_db
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, Unauthorized
@@ -25,8 +26,8 @@ SESSION_LIFETIME = timedelta(days=7)
 class SignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=1000)
+    name: Text = Field(min_length=1, max_length=100)
+    password: Text = Field(min_length=1, max_length=1000)
 
 
 class Session(BaseModel):

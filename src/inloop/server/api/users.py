@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from inloop.bounds import Text
 from inloop.server.api.deps import get_db
+from inloop.server.api.params import Name
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Forbidden, Invalid
@@ -36,8 +39,8 @@ class UserCreate(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     role: str = Field(pattern=ROLE_PATTERN)
     groups: list[str] = Field(default_factory=list, max_length=100)
-    email: str | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
-    password: str | None = Field(default=None, min_length=8, max_length=1000)
+    email: Text | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: Text | None = Field(default=None, min_length=8, max_length=1000)
 
 
 class User(BaseModel):
@@ -61,9 +64,9 @@ class UserUpdate(BaseModel):
 
     role: str | None = Field(default=None, pattern=ROLE_PATTERN)
     groups: list[str] | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: Text | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
     disabled: bool | None = None
-    password: str | None = Field(default=None, min_length=8, max_length=1000)
+    password: Text | None = Field(default=None, min_length=8, max_length=1000)
 
 
 class TokenCreate(BaseModel):
@@ -71,7 +74,7 @@ class TokenCreate(BaseModel):
 
     # Omitted: the caller's own token (a user) or an error (the API key, an open server).
     user: str | None = Field(default=None, pattern=NAME_PATTERN)
-    name: str = Field(default="token", min_length=1, max_length=100)
+    name: Text = Field(default="token", min_length=1, max_length=100)
     # Seconds from now; omitted: the token never expires.
     expires_in: int | None = Field(default=None, ge=60, le=MAX_TOKEN_SECONDS)
 
@@ -144,13 +147,13 @@ async def list_users(db: Database = Depends(get_db)) -> list[User]:
 
 
 @router.get("/users/{name}", dependencies=[require("users:manage")])
-async def read_user(name: str, db: Database = Depends(get_db)) -> User:
+async def read_user(name: Name, db: Database = Depends(get_db)) -> User:
     async with db.read() as conn:
         return User(**await users.require_user(conn, name))
 
 
 @router.patch("/users/{name}", dependencies=[require("users:manage")])
-async def update_user(name: str, body: UserUpdate, db: Database = Depends(get_db)) -> User:
+async def update_user(name: Name, body: UserUpdate, db: Database = Depends(get_db)) -> User:
     _check_groups(body.groups)
     async with db.transaction() as tx:
         return User(**await users.update_user(tx, name, body.model_dump(exclude_unset=True)))
@@ -192,7 +195,7 @@ async def create_token(
 
 @router.get("/tokens", dependencies=[require("tokens:own")])
 async def list_tokens(
-    user: str | None = Query(default=None, max_length=100),
+    user: Annotated[Text | None, Query(max_length=100)] = None,
     who: Principal = Depends(principal),
     db: Database = Depends(get_db),
 ) -> list[Token]:
@@ -206,7 +209,9 @@ async def list_tokens(
 
 @router.delete("/tokens/{token_id}", dependencies=[require("tokens:own")])
 async def revoke_token(
-    token_id: str, who: Principal = Depends(principal), db: Database = Depends(get_db)
+    token_id: Annotated[Text, Path(max_length=100)],
+    who: Principal = Depends(principal),
+    db: Database = Depends(get_db),
 ) -> Token:
     async with db.transaction() as tx:
         token = await users.read_token(tx, token_id)
