@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from inloop.cli import deployments, flow_runs, inbox, server
+from inloop.cli import deployments, events, flow_runs, inbox, server
 from inloop.cli._help import tidy_help
 from inloop.cli._output import UserError, print_error
 
@@ -28,6 +28,7 @@ app.add_typer(server.app, name="server")
 app.add_typer(flow_runs.app, name="flow-run")
 app.add_typer(deployments.app, name="deployment")
 app.command("inbox")(inbox.inbox)
+app.command("events")(events.events)
 
 
 def _print_version(value: bool) -> None:

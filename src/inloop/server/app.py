@@ -17,7 +17,16 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop import __version__
-from inloop.server.api import blocks, deployments, flow_runs, inbox, inputs, logs, task_results
+from inloop.server.api import (
+    blocks,
+    deployments,
+    events,
+    flow_runs,
+    inbox,
+    inputs,
+    logs,
+    task_results,
+)
 from inloop.server.database.engine import Database
 from inloop.server.errors import ServerError
 from inloop.server.middleware import (
@@ -109,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Routes are matched in order: the hot paths (inputs, runs) first, each router mounted on
     # the app directly (a nested router would match every request twice).
-    for module in (inputs, flow_runs, logs, task_results, blocks, deployments, inbox):
+    for module in (inputs, flow_runs, logs, task_results, blocks, deployments, inbox, events):
         app.include_router(module.router, prefix="/api")
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.schemas import Deployment, DeploymentCreate, FlowRun, FlowRunWithToken, StateType
-from inloop.server.api.deps import get_db, run_tokens
+from inloop.server.api.deps import actor, get_db, remote_address, run_tokens
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Invalid
@@ -73,7 +73,13 @@ def _check_parameters(deployment: Deployment, parameters: dict[str, Any]) -> Non
         raise Invalid(errors)
 
 
-async def _schedule(db: Database, deployment: Deployment, body: RunDeploymentRequest) -> FlowRun:
+async def _schedule(
+    db: Database,
+    deployment: Deployment,
+    body: RunDeploymentRequest,
+    who: str | None = None,
+    remote: str | None = None,
+) -> FlowRun:
     _check_parameters(deployment, body.parameters)
     async with db.transaction() as tx:
         return await runs.create_run(
@@ -83,6 +89,8 @@ async def _schedule(db: Database, deployment: Deployment, body: RunDeploymentReq
             state=StateType.SCHEDULED,
             deployment_id=str(deployment.id),
             parent_flow_run_id=str(body.parent_flow_run_id) if body.parent_flow_run_id else None,
+            actor=who,
+            remote=remote,
         )
 
 
@@ -92,19 +100,25 @@ async def run_deployment_by_name(
     deployment_name: str,
     body: RunDeploymentRequest | None = None,
     db: Database = Depends(get_db),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
 ) -> FlowRun:
     async with db.read() as conn:
         deployment = await deployments.read_deployment_by_name(conn, flow_name, deployment_name)
-    return await _schedule(db, deployment, body or RunDeploymentRequest())
+    return await _schedule(db, deployment, body or RunDeploymentRequest(), who, remote)
 
 
 @router.post("/deployments/{deployment_id}/run", status_code=201)
 async def run_deployment(
-    deployment_id: str, body: RunDeploymentRequest | None = None, db: Database = Depends(get_db)
+    deployment_id: str,
+    body: RunDeploymentRequest | None = None,
+    db: Database = Depends(get_db),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
 ) -> FlowRun:
     async with db.read() as conn:
         deployment = await deployments.read_deployment(conn, deployment_id)
-    return await _schedule(db, deployment, body or RunDeploymentRequest())
+    return await _schedule(db, deployment, body or RunDeploymentRequest(), who, remote)
 
 
 @router.post("/runners/claim")

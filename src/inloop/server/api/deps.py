@@ -7,7 +7,7 @@ from fastapi import Request
 from inloop.server.database.engine import Database
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 
-__all__ = ["actor", "calling_run", "get_db", "run_tokens"]
+__all__ = ["actor", "calling_run", "get_db", "remote_address", "run_tokens"]
 
 
 # Async on purpose: FastAPI runs plain-def dependencies in a worker thread, a hop per request.
@@ -17,11 +17,17 @@ async def get_db(request: Request) -> Database:
 
 
 async def actor(request: Request) -> str:
-    """Who did this, for the state history: the client's declared user, and how it got in."""
-    declared = (request.headers.get("x-inloop-actor") or "").strip()[:100] or "anonymous"
+    """Who did this, for the state history and the events: `api-key` when the shared key let
+    the request in, else `local:<the user the client declares>` (open mode)."""
     if request.app.state.settings.api_key:
-        return f"{declared} (api key)"
-    return declared
+        return "api-key"
+    declared = (request.headers.get("x-inloop-actor") or "").strip()[:100] or "anonymous"
+    return f"local:{declared}"
+
+
+async def remote_address(request: Request) -> str | None:
+    """The peer's address, for the events (behind a proxy: the proxy's)."""
+    return request.client.host if request.client else None
 
 
 async def run_tokens(request: Request) -> RunTokens:

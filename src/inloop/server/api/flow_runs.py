@@ -19,10 +19,10 @@ from inloop.schemas import (
     State,
     StateType,
 )
-from inloop.server.api.deps import actor, get_db, run_tokens
+from inloop.server.api.deps import actor, get_db, remote_address, run_tokens
 from inloop.server.api.fast_json import json_response
 from inloop.server.database.engine import Database
-from inloop.server.errors import Conflict, NotFound
+from inloop.server.errors import Conflict, Invalid, NotFound
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import pauses, runs
 from inloop.server.wakeups import wait_until
@@ -51,6 +51,8 @@ async def create_flow_run(
     body: FlowRunCreate,
     db: Database = Depends(get_db),
     tokens: RunTokens = Depends(run_tokens),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
 ) -> FlowRunWithToken:
     """Create a run; the answer carries its run token, for the process that will execute it."""
     async with db.transaction() as tx:
@@ -61,6 +63,8 @@ async def create_flow_run(
             state=body.state,
             parent_flow_run_id=str(body.parent_flow_run_id) if body.parent_flow_run_id else None,
             name=body.name,
+            actor=who,
+            remote=remote,
         )
     return FlowRunWithToken(**dict(run), run_token=tokens.mint(run.id))
 
@@ -176,7 +180,11 @@ async def wait_for_change(
 
 @router.post("/{flow_run_id}/set_state")
 async def set_state(
-    flow_run_id: str, body: SetStateRequest, db: Database = Depends(get_db)
+    flow_run_id: str,
+    body: SetStateRequest,
+    db: Database = Depends(get_db),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
 ) -> FlowRun:
     async with db.transaction() as tx:
         return await runs.set_state(
@@ -186,12 +194,17 @@ async def set_state(
             message=body.message,
             details=body.details,
             expected_seq=body.expected_seq,
+            actor=who,
+            remote=remote,
         )
 
 
 @router.post("/{flow_run_id}/cancel")
 async def cancel(
-    flow_run_id: str, who: str = Depends(actor), db: Database = Depends(get_db)
+    flow_run_id: str,
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
+    db: Database = Depends(get_db),
 ) -> FlowRun:
     async with db.transaction() as tx:
         return await runs.set_state(
@@ -200,13 +213,21 @@ async def cancel(
             StateType.CANCELLED,
             message=f"cancelled by {who}",
             details={"cancelled_by": who},
+            actor=who,
+            remote=remote,
         )
 
 
 @router.post("/{flow_run_id}/pause")
-async def pause(flow_run_id: str, body: PauseRequest, db: Database = Depends(get_db)) -> FlowRun:
+async def pause(
+    flow_run_id: str,
+    body: PauseRequest,
+    db: Database = Depends(get_db),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
+) -> FlowRun:
     async with db.transaction() as tx:
-        return await pauses.pause_run(tx, flow_run_id, body)
+        return await pauses.pause_run(tx, flow_run_id, body, actor=who, remote=remote)
 
 
 @router.get("/{flow_run_id}/pause")
@@ -221,8 +242,19 @@ async def resume(
     # Optional, like the reference: a bodiless POST resumes without input.
     body: ResumeRequest | None = None,
     who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
     db: Database = Depends(get_db),
 ) -> FlowRun:
     run_input = body.run_input if body is not None else None
-    async with db.transaction() as tx:
-        return await pauses.resume_run(tx, flow_run_id, run_input, who)
+    try:
+        async with db.transaction() as tx:
+            return await pauses.resume_run(tx, flow_run_id, run_input, who, remote=remote)
+    except Invalid as exc:
+        # The resume rolled back; the refusal is still worth an event (an automation may tell
+        # the person), written on its own.
+        if isinstance(exc.detail, list):
+            async with db.transaction() as tx:
+                await pauses.record_rejected_resume(
+                    tx, flow_run_id, exc.detail, actor=who, remote=remote
+                )
+        raise

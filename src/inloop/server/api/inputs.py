@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from inloop.schemas import FlowRunInput, InputCreate, InputFilter
-from inloop.server.api.deps import calling_run, get_db
+from inloop.server.api.deps import actor, calling_run, get_db, remote_address
 from inloop.server.api.fast_json import json_response
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
@@ -23,12 +23,16 @@ async def create_input(
     body: InputCreate,
     db: Database = Depends(get_db),
     caller: str | None = Depends(calling_run),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
 ) -> Response:
     """Send an input; a flow run's sender is set from its run token, never from the body."""
     inputs.check_key(body.key)
     sender = stamp_sender(body.sender, caller)
     async with db.transaction() as tx:
-        created = await inputs.create_input(tx, flow_run_id, body.key, body.value, sender)
+        created = await inputs.create_input(
+            tx, flow_run_id, body.key, body.value, sender, actor=who, remote=remote
+        )
     return json_response(created, FlowRunInput, 201)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from inloop.schemas import FlowRunInput
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import flow_run_inputs, utcnow
 from inloop.server.errors import Conflict, Invalid, NotFound
+from inloop.server.store import events
 
 __all__ = [
     "KEY_PATTERN",
@@ -51,7 +53,14 @@ def _to_input(row: Any) -> FlowRunInput:
 
 
 async def create_input(
-    tx: Tx, run_id: str, key: str, value: Any, sender: str | None
+    tx: Tx,
+    run_id: str,
+    key: str,
+    value: Any,
+    sender: str | None,
+    *,
+    actor: str | None = None,
+    remote: str | None = None,
 ) -> FlowRunInput:
     """Insert a new input: 404 for an unknown run, 409 for a key this run already has.
 
@@ -69,6 +78,16 @@ async def create_input(
         if "foreign key" in str(exc.orig).lower():
             raise NotFound(f"flow run '{run_id}' not found") from exc
         raise Conflict(f"flow run '{run_id}' already has an input with key {key!r}") from exc
+    # The audit keeps what arrived and from whom, never the value itself.
+    size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
+    await events.record(
+        tx,
+        "flow-run.input-received",
+        actor=actor,
+        flow_run_id=run_id,
+        remote=remote,
+        details={"key": key, "sender": sender, "bytes": size},
+    )
     tx.notify(f"inputs:{run_id}")
     return _to_input(result.one())
 

@@ -18,12 +18,26 @@ from inloop.schemas import FlowRun, PauseRequest, StateType
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Invalid
-from inloop.server.store import inputs, runs
+from inloop.server.store import events, inputs, runs
 
-__all__ = ["pause_run", "read_pause", "resume_run", "validate_against_schema", "with_defaults"]
+__all__ = [
+    "pause_run",
+    "read_pause",
+    "record_rejected_resume",
+    "resume_run",
+    "validate_against_schema",
+    "with_defaults",
+]
 
 
-async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
+async def pause_run(
+    tx: Tx,
+    run_id: str,
+    request: PauseRequest,
+    *,
+    actor: str | None = None,
+    remote: str | None = None,
+) -> FlowRun:
     row = await runs.lock_run(tx, run_id)
     new = StateType.SUSPENDED if request.reschedule else StateType.PAUSED
     current = StateType(row.state_type)
@@ -71,7 +85,7 @@ async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
         "pause_reschedule": request.reschedule,
         "pause_started": now,
     }
-    return await runs.write_state(tx, row, new, None, details, extra)
+    return await runs.write_state(tx, row, new, None, details, extra, actor=actor, remote=remote)
 
 
 async def read_pause(conn: Connection, run_id: str) -> dict[str, Any]:
@@ -127,7 +141,12 @@ def validate_against_schema(schema: dict[str, Any], value: Any) -> list[dict[str
 
 
 async def resume_run(
-    tx: Tx, run_id: str, run_input: dict[str, Any] | None, resumed_by: str
+    tx: Tx,
+    run_id: str,
+    run_input: dict[str, Any] | None,
+    resumed_by: str,
+    *,
+    remote: str | None = None,
 ) -> FlowRun:
     row = await runs.lock_run(tx, run_id)
     current = StateType(row.state_type)
@@ -161,8 +180,46 @@ async def resume_run(
         )
     # Stored even without a schema: a run executed again after a suspension finds it and
     # knows this pause is behind it.
-    await inputs.create_input(tx, run_id, f"{key}-response", run_input, resumed_by)
+    await inputs.create_input(
+        tx, run_id, f"{key}-response", run_input, resumed_by, actor=resumed_by, remote=remote
+    )
     new = StateType.SCHEDULED if row.pause_reschedule else StateType.RUNNING
     return await runs.write_state(
-        tx, row, new, None, {"resumed_by": resumed_by, "pause_key": key}
+        tx,
+        row,
+        new,
+        None,
+        {"resumed_by": resumed_by, "pause_key": key},
+        actor=resumed_by,
+        remote=remote,
+        kind="flow-run.resumed",
+    )
+
+
+async def record_rejected_resume(
+    tx: Tx,
+    run_id: str,
+    errors: list[dict[str, Any]],
+    *,
+    actor: str | None,
+    remote: str | None = None,
+) -> None:
+    """Note a resume whose answer was refused (its own transaction: the resume rolled back).
+
+    Only where and why each field failed is kept; messages can quote the value, so they are not.
+    """
+    row = await runs.lock_run(tx, run_id)
+    await events.record(
+        tx,
+        "flow-run.input-rejected",
+        actor=actor,
+        flow_run_id=run_id,
+        remote=remote,
+        details={
+            "key": row.pause_key,
+            "errors": [
+                {"loc": [str(part) for part in error.get("loc", [])], "type": error.get("type")}
+                for error in errors[:20]
+            ],
+        },
     )
