@@ -4,6 +4,7 @@ its long-poll."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -11,9 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from inloop import get_client
 from inloop.schemas import StateType
+from inloop.server.database.engine import MIGRATIONS
 
 SCHEMA = {
     "type": "object",
@@ -108,7 +114,8 @@ def test_a_rejected_resume_records_input_rejected_without_the_value(api) -> None
     rejected = found[-1]
     assert rejected["actor"] == "local:eve"
     assert rejected["details"]["key"] == "paused-1"
-    assert rejected["details"]["errors"] == [{"loc": ["run_input", "age"], "type": "jsonschema.type"}]
+    errors = rejected["details"]["errors"]
+    assert errors == [{"loc": ["run_input", "age"], "type": "jsonschema.type"}]
     assert "not-a-number-xyz" not in json.dumps(found)
 
 
@@ -251,3 +258,31 @@ def test_actor_is_api_key_when_the_shared_key_let_it_in(server_factory) -> None:
         found = http.get("/events", params={"flow_run_id": run["id"]}).json()
     assert {e["actor"] for e in found} == {"api-key"}
     assert "flow-run.cancelled" in kinds(found)
+
+
+def test_an_older_database_upgrades_and_its_runs_record_events(fresh_server: Any) -> None:
+    fresh_server.stop()
+    url = fresh_server.database_url or f"sqlite+aiosqlite:///{fresh_server.home / 'inloop.db'}"
+
+    async def downgrade_to_0003() -> None:
+        def work(conn: sa.Connection) -> None:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0003")
+
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(work)
+                tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+            assert "events" not in tables
+        finally:
+            await engine.dispose()
+
+    asyncio.run(downgrade_to_0003())
+    fresh_server.start()  # the server migrates to head on start: 0011 creates the table
+    with httpx.Client(base_url=fresh_server.api_url, timeout=30) as http:
+        run = http.post("/flow_runs", json={"flow_name": "upgraded"}).json()
+        found = http.get("/events", params={"flow_run_id": run["id"]}).json()
+    assert kinds(found) == ["flow-run.created"]
