@@ -10,6 +10,7 @@ import asyncio
 import getpass
 import socket
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from inloop.context import current_flow_run
 from inloop.schemas import (
     BlockDocument,
     Deployment,
+    Event,
     FlowRun,
     FlowRunInput,
     FlowRunWithToken,
@@ -595,6 +597,41 @@ class InloopClient:
     async def revoke_token(self, token_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._send("DELETE", f"/tokens/{token_id}")
         return result
+
+    # --- events --------------------------------------------------------------------------------
+    @dual
+    async def read_events(
+        self,
+        *,
+        flow_run_id: UUID | str | None = None,
+        kind: str | None = None,
+        actor: str | None = None,
+        has_actor: bool | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_id: int | None = None,
+        before_id: int | None = None,
+        newest_first: bool = False,
+        limit: int = 100,
+        wait: float = 0,
+    ) -> list[Event]:
+        """Events matching every filter given (`kind` is a prefix), paged by id."""
+        given = {
+            "flow_run_id": str(flow_run_id) if flow_run_id else None,
+            "kind": kind,
+            "actor": actor,
+            "has_actor": None if has_actor is None else str(has_actor).lower(),
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+            "after_id": after_id,
+            "before_id": before_id,
+            "order": "desc" if newest_first else "asc",
+            "limit": limit,
+            "wait": wait,
+        }
+        params = {name: value for name, value in given.items() if value is not None}
+        found = await self._send("GET", "/events", params=params, timeout=wait + LONG_POLL_SLACK)
+        return [Event.model_validate(item) for item in found]
 
 
 def get_client(api_url: str | None = None, api_key: str | None = None) -> InloopClient:

@@ -89,7 +89,8 @@ def assert_resumed_by_cli_user(states: list[dict[str, Any]]) -> None:
     assert paused["type"] == "PAUSED"
     assert resumed["type"] == "RUNNING"
     actor = resumed["details"]["resumed_by"]
-    assert "@" in actor  # user@host, sent by the CLI's client
+    # Open mode: `local:` and the user@host the CLI's client declares.
+    assert actor.startswith("local:") and "@" in actor
     assert resumed["timestamp"]
 
 

@@ -111,11 +111,13 @@ def test_str_example(server, api, run_flow_script, wait_for, via) -> None:
     finish(process)
     assert "Hello, andrew!" in messages(api, run["id"])
     assert final_state(api, run["id"])["type"] == "COMPLETED"
-    # Who resumed is in the history: the CLI sends its user, a bare HTTP call is anonymous.
+    # Who resumed is in the history: the CLI declares its user, a bare HTTP call is anonymous;
+    # with no API key the server calls either `local:<declared user>`.
     history = api.get(f"/flow_runs/{run['id']}/states").json()
     after_pause = history[[s["type"] for s in history].index("PAUSED") + 1]
     assert after_pause["type"] == "RUNNING"
-    expected = f"{getpass.getuser()}@{socket.gethostname()}" if via == "cli" else "anonymous"
+    declared = f"{getpass.getuser()}@{socket.gethostname()}" if via == "cli" else "anonymous"
+    expected = f"local:{declared}"
     assert after_pause["details"]["resumed_by"] == expected
 
 

@@ -217,12 +217,13 @@ def test_who_resumed_is_in_the_state_history(api) -> None:
     run = paused_run()
     response = resume(api, run.id, {"name": "ada", "age": 36}, headers={"x-inloop-actor": "ada"})
     assert response.status_code == 200
-    assert response.json()["state"]["details"]["resumed_by"] == "ada"
+    # Open mode (no API key): the server names the declared user as a local one.
+    assert response.json()["state"]["details"]["resumed_by"] == "local:ada"
     history = api.get(f"/flow_runs/{run.id}/states").json()
     types = [state["type"] for state in history]
     assert types[-2:] == ["PAUSED", "RUNNING"]
     resumed = history[-1]
-    assert resumed["details"] == {"resumed_by": "ada", "pause_key": "paused-1"}
+    assert resumed["details"] == {"resumed_by": "local:ada", "pause_key": "paused-1"}
     assert resumed["timestamp"] >= history[-2]["timestamp"]
 
 
@@ -236,7 +237,8 @@ def test_resume_flow_run_from_code_records_the_user_and_host(api) -> None:
     resumed = resume_flow_run(run.id, UserInput(name="ada", age=36))
     assert resumed.state.type is StateType.RUNNING
     history = api.get(f"/flow_runs/{run.id}/states").json()
-    assert history[-1]["details"]["resumed_by"] == f"{getpass.getuser()}@{socket.gethostname()}"
+    expected = f"local:{getpass.getuser()}@{socket.gethostname()}"
+    assert history[-1]["details"]["resumed_by"] == expected
 
 
 # --- two resumes at once -----------------------------------------------------------------------

@@ -109,6 +109,26 @@ export interface Deployment {
   runner_online: boolean;
 }
 
+export interface AuditEvent {
+  id: number;
+  occurred: string;
+  kind: string;
+  actor: string | null;
+  flow_run_id: string | null;
+  flow_run_name: string | null;
+  remote: string | null;
+  details: JsonObject;
+}
+
+export interface EventFilters {
+  kind?: string;
+  actor?: string;
+  flow_run_id?: string;
+  has_actor?: string;
+  before_id?: number;
+  limit: number;
+}
+
 export interface ValidationIssue {
   loc: (string | number)[];
   msg: string;
@@ -310,6 +330,8 @@ export const api = {
   inbox: (limit: number, offset: number, signal?: AbortSignal) =>
     request<InboxItem[]>(`/inbox${query({ limit, offset })}`, { signal }),
   inboxCount: (signal?: AbortSignal) => request<{ count: number }>('/inbox/count', { signal }),
+  events: (filters: EventFilters, signal?: AbortSignal) =>
+    request<AuditEvent[]>(`/events${query({ ...filters, order: 'desc' })}`, { signal }),
   deployments: (signal?: AbortSignal) => request<Deployment[]>('/deployments', { signal }),
   runDeployment: (fullName: string, parameters: JsonObject) => {
     const [flow, ...rest] = fullName.split('/');

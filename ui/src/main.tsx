@@ -4,6 +4,7 @@ import { api } from './api';
 import { KeyPrompt } from './components/KeyPrompt';
 import { Account } from './components/SignIn';
 import { CHANGED, usePolled } from './live';
+import Audit from './pages/Audit';
 import Deployments from './pages/Deployments';
 import Inbox, { preloadInbox } from './pages/Inbox';
 import Resume from './pages/Resume';
@@ -44,6 +45,9 @@ function Nav({ path }: { path: string }) {
       <Link href="/deployments" aria-current={current('/deployments')}>
         Deployments
       </Link>
+      <Link href="/audit" aria-current={current('/audit')}>
+        Audit
+      </Link>
       <Account />
     </nav>
   );
@@ -69,6 +73,7 @@ function Routes({ url }: { url: URL }) {
   if ((match = path.match(/^\/runs\/([^/]+)$/))) return <Run key={match[1]} id={decodeURIComponent(match[1])} />;
   if (path === '/inbox') return <Inbox />;
   if (path === '/deployments') return <Deployments />;
+  if (path === '/audit') return <Audit search={url.searchParams} />;
   return <NotFound />;
 }
 

@@ -2,7 +2,7 @@
 
 | mode       | when                                   | the principal                         |
 |------------|----------------------------------------|---------------------------------------|
-| open       | no users and no INLOOP_API_KEY         | the client's declared user, as admin  |
+| open       | no users and no INLOOP_API_KEY         | `local:<declared user>`, as admin     |
 | shared key | INLOOP_API_KEY set, no users           | `api-key` (admin), with the key       |
 | users      | at least one user exists               | the user of a token or a UI session   |
 
@@ -152,7 +152,8 @@ class Identity:
             return Principal(f"{RUN_SENDER_PREFIX}{run_id}", "run", "worker", run_id=run_id)
         if mode == "open":
             declared = headers.get(b"x-inloop-actor", b"").decode("latin-1").strip()[:100]
-            return Principal(declared or "anonymous", "local", "admin")
+            # DESIGN section 3: in open mode the actor is the local user the client declares.
+            return Principal(f"local:{declared or 'anonymous'}", "local", "admin")
         if mode == "shared-key":
             return _refuse(required, "missing API key: send 'Authorization: Bearer "
                            "<INLOOP_API_KEY>'")

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { api, type FlowRun, type JsonObject, type RunInputRow } from '../api';
 import { CancelRun } from '../components/CancelRun';
+import { EventTable } from '../components/EventTable';
 import { ErrorMessage, JsonView, Loading, Markdown, Section, StateBadge } from '../components/common';
 import { Logs } from '../components/Logs';
 import { formatTime, relative, runDuration } from '../format';
@@ -93,6 +94,13 @@ export default function Run({ id }: { id: string }) {
   const seq = run?.state_seq ?? -1;
   const states = usePolled((signal) => api.states(id, signal), `${id}:${seq}`, 0, { keepOnKeyChange: true });
   const inputs = usePolled((signal) => api.inputs(id, signal), `${id}:${seq}`, 5000, { keepOnKeyChange: true });
+  // Oldest first below; fetched newest first so a long history shows its latest 200.
+  const runEvents = usePolled(
+    (signal) => api.events({ flow_run_id: id, limit: 200 }, signal),
+    `${id}:${seq}`,
+    5000,
+    { keepOnKeyChange: true },
+  );
 
   if (!run) {
     return (
@@ -180,6 +188,11 @@ export default function Run({ id }: { id: string }) {
       <Section title="Inputs received">
         <ErrorMessage error={inputs.error} />
         {!inputs.data ? <Loading /> : <Inputs rows={inputs.data} />}
+      </Section>
+
+      <Section title="Events">
+        <ErrorMessage error={runEvents.error} />
+        {!runEvents.data ? <Loading /> : <EventTable events={[...runEvents.data].reverse()} showRun={false} />}
       </Section>
     </div>
   );

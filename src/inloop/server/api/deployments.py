@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import JsonObject, Text
 from inloop.schemas import Deployment, DeploymentCreate, FlowRun, FlowRunWithToken, StateType
-from inloop.server.api.deps import get_db, run_tokens
+from inloop.server.api.deps import actor, get_db, remote_address, run_tokens
 from inloop.server.api.params import DeploymentId, Name
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
@@ -96,7 +96,13 @@ def _check_parameters(deployment: Deployment, parameters: dict[str, Any]) -> Non
         raise Invalid(errors)
 
 
-async def _schedule(db: Database, deployment: Deployment, body: RunDeploymentRequest) -> FlowRun:
+async def _schedule(
+    db: Database,
+    deployment: Deployment,
+    body: RunDeploymentRequest,
+    who: str | None = None,
+    remote: str | None = None,
+) -> FlowRun:
     _check_parameters(deployment, body.parameters)
     async with db.transaction() as tx:
         return await runs.create_run(
@@ -106,6 +112,8 @@ async def _schedule(db: Database, deployment: Deployment, body: RunDeploymentReq
             state=StateType.SCHEDULED,
             deployment_id=str(deployment.id),
             parent_flow_run_id=str(body.parent_flow_run_id) if body.parent_flow_run_id else None,
+            actor=who,
+            remote=remote,
         )
 
 
@@ -120,10 +128,12 @@ async def run_deployment_by_name(
     deployment_name: Name,
     body: RunDeploymentRequest | None = None,
     db: Database = Depends(get_db),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
 ) -> FlowRun:
     async with db.read() as conn:
         deployment = await deployments.read_deployment_by_name(conn, flow_name, deployment_name)
-    return await _schedule(db, deployment, body or RunDeploymentRequest())
+    return await _schedule(db, deployment, body or RunDeploymentRequest(), who, remote)
 
 
 @router.post(
@@ -134,10 +144,12 @@ async def run_deployment(
     deployment_id: DeploymentId,
     body: RunDeploymentRequest | None = None,
     db: Database = Depends(get_db),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
 ) -> FlowRun:
     async with db.read() as conn:
         deployment = await deployments.read_deployment(conn, deployment_id)
-    return await _schedule(db, deployment, body or RunDeploymentRequest())
+    return await _schedule(db, deployment, body or RunDeploymentRequest(), who, remote)
 
 
 @router.post("/runners/claim", responses=errors(413, 422), dependencies=[require("runners:claim")])

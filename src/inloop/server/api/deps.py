@@ -10,7 +10,7 @@ from inloop.server.database.engine import Database
 from inloop.server.identity import PRINCIPAL_KEY, Principal
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 
-__all__ = ["actor", "calling_run", "get_db", "paused_grace", "run_tokens"]
+__all__ = ["actor", "calling_run", "get_db", "paused_grace", "remote_address", "run_tokens"]
 
 
 # Async on purpose: FastAPI runs plain-def dependencies in a worker thread, a hop per request.
@@ -27,6 +27,11 @@ async def actor(request: Request) -> str:
     """
     principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
     return principal.actor if principal is not None else "anonymous"
+
+
+async def remote_address(request: Request) -> str | None:
+    """The peer's address, for the events (behind a proxy: the proxy's)."""
+    return request.client.host if request.client else None
 
 
 async def run_tokens(request: Request) -> RunTokens:

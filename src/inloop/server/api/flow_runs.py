@@ -20,12 +20,12 @@ from inloop.schemas import (
     State,
     StateType,
 )
-from inloop.server.api.deps import actor, get_db, paused_grace, run_tokens
+from inloop.server.api.deps import actor, get_db, paused_grace, remote_address, run_tokens
 from inloop.server.api.fast_json import json_response
 from inloop.server.api.params import Cursor, Offset, RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
-from inloop.server.errors import Conflict, NotFound
+from inloop.server.errors import Conflict, Invalid, NotFound
 from inloop.server.permissions import require
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import pauses, runs
@@ -58,6 +58,8 @@ async def create_flow_run(
     body: FlowRunCreate,
     db: Database = Depends(get_db),
     tokens: RunTokens = Depends(run_tokens),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
 ) -> FlowRunWithToken:
     """Create a run; the answer carries its run token, for the process that will execute it."""
     async with db.transaction() as tx:
@@ -68,6 +70,8 @@ async def create_flow_run(
             state=body.state,
             parent_flow_run_id=str(body.parent_flow_run_id) if body.parent_flow_run_id else None,
             name=body.name,
+            actor=who,
+            remote=remote,
         )
     return FlowRunWithToken(**dict(run), run_token=tokens.mint(run.id))
 
@@ -195,7 +199,11 @@ async def wait_for_change(
     dependencies=[require("runs:set_state")],
 )
 async def set_state(
-    flow_run_id: RunId, body: SetStateRequest, db: Database = Depends(get_db)
+    flow_run_id: RunId,
+    body: SetStateRequest,
+    db: Database = Depends(get_db),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
 ) -> FlowRun:
     async with db.transaction() as tx:
         return await runs.set_state(
@@ -205,6 +213,8 @@ async def set_state(
             message=body.message,
             details=body.details,
             expected_seq=body.expected_seq,
+            actor=who,
+            remote=remote,
         )
 
 
@@ -213,7 +223,10 @@ async def set_state(
     dependencies=[require("runs:cancel")],
 )
 async def cancel(
-    flow_run_id: RunId, who: str = Depends(actor), db: Database = Depends(get_db)
+    flow_run_id: RunId,
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
+    db: Database = Depends(get_db),
 ) -> FlowRun:
     async with db.transaction() as tx:
         return await runs.set_state(
@@ -222,6 +235,8 @@ async def cancel(
             StateType.CANCELLED,
             message=f"cancelled by {who}",
             details={"cancelled_by": who},
+            actor=who,
+            remote=remote,
         )
 
 
@@ -229,9 +244,15 @@ async def cancel(
     "/{flow_run_id}/pause", responses=errors(404, 409, 413, 422),
     dependencies=[require("runs:pause")],
 )
-async def pause(flow_run_id: RunId, body: PauseRequest, db: Database = Depends(get_db)) -> FlowRun:
+async def pause(
+    flow_run_id: RunId,
+    body: PauseRequest,
+    db: Database = Depends(get_db),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
+) -> FlowRun:
     async with db.transaction() as tx:
-        return await pauses.pause_run(tx, flow_run_id, body)
+        return await pauses.pause_run(tx, flow_run_id, body, actor=who, remote=remote)
 
 
 @router.get(
@@ -253,11 +274,24 @@ async def resume(
     body: ResumeRequest | None = None,
     who: str = Depends(actor),
     grace: float | None = Depends(paused_grace),
+    remote: str | None = Depends(remote_address),
     db: Database = Depends(get_db),
 ) -> FlowRun:
     run_input = body.run_input if body is not None else None
-    async with db.transaction() as tx:
-        run = await pauses.resume_run(tx, flow_run_id, run_input, who, grace)
+    try:
+        async with db.transaction() as tx:
+            run = await pauses.resume_run(
+                tx, flow_run_id, run_input, who, grace, remote=remote
+            )
+    except Invalid as exc:
+        # The resume rolled back; the refusal is still worth an event (an automation may tell
+        # the person), written on its own.
+        if isinstance(exc.detail, list):
+            async with db.transaction() as tx:
+                await pauses.record_rejected_resume(
+                    tx, flow_run_id, exc.detail, actor=who, remote=remote
+                )
+        raise
     # A resume never crashes a run, unless the process waiting on the pause was gone: the
     # crash is committed, and the answer refused, since nothing would ever read it.
     if run.state.type is StateType.CRASHED:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from inloop.schemas import INPUT_KEY_PATTERN, FlowRunInput, InputCreate, InputFilter
-from inloop.server.api.deps import calling_run, get_db
+from inloop.server.api.deps import actor, calling_run, get_db, remote_address
 from inloop.server.api.fast_json import json_response
 from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
@@ -38,6 +38,8 @@ async def create_input(
     body: InputCreate,
     db: Database = Depends(get_db),
     caller: str | None = Depends(calling_run),
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
 ) -> Response:
     """Store an input (201); the same key, value and sender again is the same input (200).
 
@@ -47,7 +49,7 @@ async def create_input(
     sender = stamp_sender(body.sender, caller)
     async with db.transaction() as tx:
         stored, created = await inputs.create_input(
-            tx, flow_run_id, body.key, body.value, sender
+            tx, flow_run_id, body.key, body.value, sender, actor=who, remote=remote
         )
     return json_response(stored, FlowRunInput, 201 if created else 200)
 

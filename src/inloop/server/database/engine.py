@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +75,21 @@ class Tx(Connection):
         self.conn = conn
         self.dialect = conn.dialect
         self.topics: set[str] = set()
+        # Event rows recorded during the transaction; store/events.py writes them at the end.
+        self.events: list[dict[str, Any]] = []
+        self._before_commit: list[Callable[[Tx], Awaitable[None]]] = []
 
     def notify(self, *topics: str) -> None:
         self.topics.update(topics)
+
+    def before_commit(self, hook: Callable[[Tx], Awaitable[None]]) -> None:
+        """Run `hook(tx)` once, as the transaction's last statements (skipped on rollback)."""
+        if hook not in self._before_commit:
+            self._before_commit.append(hook)
+
+    async def _run_before_commit(self) -> None:
+        for hook in self._before_commit:
+            await hook(self)
 
     async def execute(self, statement: Any, params: Any = None) -> sa.CursorResult[Any]:
         return await self.conn.execute(statement, params)
@@ -159,11 +171,13 @@ class Database:
                 with self._sqlite.begin() as sync_conn:
                     tx = Tx(_Inline(sync_conn))
                     yield tx
+                    await tx._run_before_commit()
         else:
             assert self._engine is not None
             async with self._engine.begin() as conn:
                 tx = Tx(_Async(conn))
                 yield tx
+                await tx._run_before_commit()
                 if tx.topics:
                     # Delivered by PostgreSQL at commit, to every replica's listener.
                     await conn.execute(

@@ -16,6 +16,7 @@ __all__ = [
     "api_tokens",
     "blocks",
     "deployments",
+    "events",
     "flow_run_inputs",
     "flow_run_states",
     "flow_runs",
@@ -264,4 +265,29 @@ sessions = sa.Table(
     sa.Column("expires", UTCDateTime(), nullable=False),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Index("ix_sessions_user_name", "user_name"),
+)
+
+# The audit trail and the feed automations read: one row per state change, input, resume,
+# cancellation, sign-in or token change. Append-only. No foreign key to the run, so the record
+# of who did what outlives the run's own rows.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("occurred", UTCDateTime(), nullable=False),
+    sa.Column("kind", sa.String(100), nullable=False),
+    sa.Column("actor", sa.String(300), nullable=True),
+    sa.Column("flow_run_id", sa.String(UUID_LEN), nullable=True),
+    sa.Column("remote", sa.String(100), nullable=True),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Index("ix_events_flow_run_id_id", "flow_run_id", "id"),
+    sa.Index("ix_events_kind_id", "kind", "id"),
+    sa.Index("ix_events_actor_id", "actor", "id"),
+    # SQLite: never hand out an id again, even after the newest rows are pruned.
+    sqlite_autoincrement=True,
 )

@@ -10,6 +10,7 @@ database. (SQLite needs no row lock: its writers already take turns, BEGIN IMMED
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from inloop.schemas import INPUT_KEY_PATTERN as KEY_PATTERN
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import flow_run_inputs, utcnow
 from inloop.server.errors import Conflict, Invalid
-from inloop.server.store import runs
+from inloop.server.store import events, runs
 
 __all__ = [
     "KEY_PATTERN",
@@ -60,7 +61,14 @@ def _to_input(row: Any) -> FlowRunInput:
 
 
 async def create_input(
-    tx: Tx, run_id: str, key: str, value: Any, sender: str | None
+    tx: Tx,
+    run_id: str,
+    key: str,
+    value: Any,
+    sender: str | None,
+    *,
+    actor: str | None = None,
+    remote: str | None = None,
 ) -> tuple[FlowRunInput, bool]:
     """Store a new input; the flag says whether this call stored it (False: it was already there).
 
@@ -93,6 +101,16 @@ async def create_input(
         )
     except IntegrityError as exc:  # a writer that does not lock the run raced this one
         raise Conflict(f"flow run '{run.name}' already has an input with key {key!r}") from exc
+    # The audit keeps what arrived and from whom, never the value itself.
+    size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
+    await events.record(
+        tx,
+        "flow-run.input-received",
+        actor=actor,
+        flow_run_id=run_id,
+        remote=remote,
+        details={"key": key, "sender": sender, "bytes": size},
+    )
     tx.notify(f"inputs:{run_id}")
     return _to_input(result.one()), True
 

@@ -20,12 +20,13 @@ from inloop.schemas import FlowRun, PauseRequest, StateType
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Invalid
-from inloop.server.store import inputs, runs
+from inloop.server.store import events, inputs, runs
 
 __all__ = [
     "UnusableSchema",
     "pause_run",
     "read_pause",
+    "record_rejected_resume",
     "resume_run",
     "schema_problem",
     "validate_against_schema",
@@ -46,7 +47,14 @@ def schema_problem(schema: Any) -> str | None:
     return None
 
 
-async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
+async def pause_run(
+    tx: Tx,
+    run_id: str,
+    request: PauseRequest,
+    *,
+    actor: str | None = None,
+    remote: str | None = None,
+) -> FlowRun:
     row = await runs.lock_run(tx, run_id)
     new = StateType.SUSPENDED if request.reschedule else StateType.PAUSED
     current = StateType(row.state_type)
@@ -96,7 +104,9 @@ async def pause_run(tx: Tx, run_id: str, request: PauseRequest) -> FlowRun:
         # A beating process asks for this pause, so it is alive now; from here on it beats
         # often (see resume_run). A run nothing ever beat for is never judged by silence.
         extra["heartbeat_at"] = now
-    return await runs.write_state(tx, row, new, None, details, extra)
+    return await runs.write_state(
+        tx, row, new, None, details, extra, actor=actor, remote=remote
+    )
 
 
 async def read_pause(conn: Connection, run_id: str) -> dict[str, Any]:
@@ -173,6 +183,8 @@ async def resume_run(
     run_input: dict[str, Any] | None,
     resumed_by: str,
     waiter_grace: float | None = None,
+    *,
+    remote: str | None = None,
 ) -> FlowRun:
     """Store the answer and move the run on; or, when the process waiting on this pause has
     been silent for more than `waiter_grace` seconds, mark the run CRASHED and return that
@@ -225,8 +237,46 @@ async def resume_run(
         )
     # Stored even without a schema: a run executed again after a suspension finds it and
     # knows this pause is behind it.
-    await inputs.create_input(tx, run_id, f"{key}-response", run_input, resumed_by)
+    await inputs.create_input(
+        tx, run_id, f"{key}-response", run_input, resumed_by, actor=resumed_by, remote=remote
+    )
     new = StateType.SCHEDULED if row.pause_reschedule else StateType.RUNNING
     return await runs.write_state(
-        tx, row, new, None, {"resumed_by": resumed_by, "pause_key": key}
+        tx,
+        row,
+        new,
+        None,
+        {"resumed_by": resumed_by, "pause_key": key},
+        actor=resumed_by,
+        remote=remote,
+        kind="flow-run.resumed",
+    )
+
+
+async def record_rejected_resume(
+    tx: Tx,
+    run_id: str,
+    errors: list[dict[str, Any]],
+    *,
+    actor: str | None,
+    remote: str | None = None,
+) -> None:
+    """Note a resume whose answer was refused (its own transaction: the resume rolled back).
+
+    Only where and why each field failed is kept; messages can quote the value, so they are not.
+    """
+    row = await runs.lock_run(tx, run_id)
+    await events.record(
+        tx,
+        "flow-run.input-rejected",
+        actor=actor,
+        flow_run_id=run_id,
+        remote=remote,
+        details={
+            "key": row.pause_key,
+            "errors": [
+                {"loc": [str(part) for part in error.get("loc", [])], "type": error.get("type")}
+                for error in errors[:20]
+            ],
+        },
     )

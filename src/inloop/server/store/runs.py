@@ -25,6 +25,7 @@ from inloop.schemas import (
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import deployments, flow_run_states, flow_runs, flows, utcnow
 from inloop.server.errors import Conflict, NotFound
+from inloop.server.store import events
 
 __all__ = [
     "ALLOWED",
@@ -140,6 +141,8 @@ async def create_run(
     deployment_id: str | None = None,
     parent_flow_run_id: str | None = None,
     name: str | None = None,
+    actor: str | None = None,
+    remote: str | None = None,
 ) -> FlowRun:
     if state not in (S.SCHEDULED, S.PENDING, S.RUNNING):
         raise Conflict(f"a new flow run starts SCHEDULED, PENDING or RUNNING, not {state.value}")
@@ -172,8 +175,16 @@ async def create_run(
     await _append_history(tx, run_id, first, None, {}, now)
     await tx.execute(flow_runs.update().where(flow_runs.c.id == run_id).values(state_seq=1))
     row = await lock_run(tx, run_id)
+    await events.record(
+        tx,
+        "flow-run.created",
+        actor=actor,
+        flow_run_id=run_id,
+        remote=remote,
+        details={"flow": flow_name, "deployment": row.deployment_name, "state": first.value},
+    )
     if state is not first:
-        return await write_state(tx, row, state)
+        return await write_state(tx, row, state, actor=actor, remote=remote)
     tx.notify(f"run:{run_id}", "runs")
     if first is S.SCHEDULED:
         tx.notify("scheduled")
@@ -322,8 +333,16 @@ async def write_state(
     message: str | None = None,
     details: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    *,
+    actor: str | None = None,
+    remote: str | None = None,
+    kind: str | None = None,
 ) -> FlowRun:
-    """Apply one checked transition to a locked row; `extra` sets more run columns."""
+    """Apply one checked transition to a locked row; `extra` sets more run columns.
+
+    Every transition is also an event (`flow-run.<new state>` unless `kind` says otherwise,
+    e.g. `flow-run.resumed`), recorded here so no path can change a state unseen.
+    """
     current = StateType(row.state_type)
     if new not in ALLOWED[current]:
         raise transition_error(row, new)
@@ -353,6 +372,19 @@ async def write_state(
     values.update(extra or {})
     await tx.execute(flow_runs.update().where(flow_runs.c.id == row.id).values(**values))
     await _append_history(tx, row.id, new, message, details or {}, now)
+    await events.record(
+        tx,
+        kind or f"flow-run.{new.value.lower()}",
+        actor=actor,
+        flow_run_id=row.id,
+        remote=remote,
+        details={
+            "from": current.value,
+            "to": new.value,
+            "message": message,
+            "key": (details or {}).get("pause_key"),
+        },
+    )
     tx.notify(f"run:{row.id}", "runs")
     if new in WAITING_STATES or current in WAITING_STATES:
         tx.notify("inbox")
@@ -371,6 +403,8 @@ async def set_state(
     message: str | None = None,
     details: dict[str, Any] | None = None,
     expected_seq: int | None = None,
+    actor: str | None = None,
+    remote: str | None = None,
 ) -> FlowRun:
     row = await lock_run(tx, run_id)
     if expected_seq is not None and row.state_seq != expected_seq:
@@ -380,7 +414,7 @@ async def set_state(
         )
     if new in WAITING_STATES:
         raise Conflict(f"use the pause endpoint to move flow run '{row.name}' to {new.value}")
-    return await write_state(tx, row, new, message, details)
+    return await write_state(tx, row, new, message, details, actor=actor, remote=remote)
 
 
 async def heartbeat(tx: Tx, run_ids: list[str], runner_id: str | None = None) -> int:
@@ -451,7 +485,9 @@ async def mark_silent_runs_crashed(
                 f"'{locked.pause_key}-response'"
             )
             details["unread_answer"] = f"{locked.pause_key}-response"
-        await write_state(tx, locked, S.CRASHED, message=message, details=details)
+        await write_state(
+            tx, locked, S.CRASHED, message=message, details=details, actor="server"
+        )
         crashed.append(row.id)
     return crashed
 
@@ -501,6 +537,7 @@ async def expire_overdue_pauses(tx: Tx, grace_seconds: float = 2.0) -> list[str]
                 f"flow run {verb} at '{locked.pause_key}' timed out after {waited:g} s "
                 "without being resumed"
             ),
+            actor="timeout",
         )
         failed.append(row.id)
     return failed

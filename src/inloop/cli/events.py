@@ -1,0 +1,137 @@
+"""`inloop events`: the audit trail, newest last, optionally followed as it grows."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from inloop.cli._output import UserError, _aware, console
+
+if TYPE_CHECKING:
+    from inloop.client import InloopClient
+    from inloop.schemas import Event
+
+__all__ = ["events", "parse_since"]
+
+POLL_SECONDS = 30.0
+PAGE = 1000
+_AGO = re.compile(r"^(\d+)\s*([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """`10m`, `2h`, `3d`, `30s` ago, or an ISO 8601 time (UTC if it has no offset)."""
+    text = value.strip()
+    ago = _AGO.fullmatch(text.lower())
+    if ago:
+        amount, unit = int(ago.group(1)), ago.group(2)
+        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
+    try:
+        return _aware(datetime.fromisoformat(text))
+    except ValueError:
+        raise UserError(
+            f"--since {value!r} is neither a duration (10m, 2h, 3d) nor an ISO time "
+            "(2025-01-31T09:00)"
+        ) from None
+
+
+def _detail(event: Event) -> str:
+    details = event.details
+    parts = []
+    if "from" in details and "to" in details:
+        parts.append(f"{details['from'].lower()} → {details['to'].lower()}")
+    for name in ("key", "sender", "bytes", "flow", "deployment"):
+        if details.get(name) is not None:
+            parts.append(f"{name} {details[name]}")
+    if details.get("errors"):
+        fields = ", ".join(".".join(e["loc"][1:]) or "(input)" for e in details["errors"])
+        parts.append(f"invalid: {fields}")
+    if details.get("message"):
+        parts.append(str(details["message"]))
+    return "; ".join(parts)
+
+
+def _table(found: list[Event], header: bool) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False, show_header=header)
+    table.add_column("Time", no_wrap=True)
+    table.add_column("Kind", no_wrap=True)
+    table.add_column("Actor", no_wrap=True)
+    table.add_column("Run", no_wrap=True)
+    table.add_column("Detail")
+    for event in found:
+        local = _aware(event.occurred).astimezone()
+        run = event.flow_run_name or ""
+        if event.flow_run_id:
+            run = f"{run} ({event.flow_run_id[:8]})" if run else event.flow_run_id
+        table.add_row(
+            f"{local:%Y-%m-%d %H:%M:%S}",
+            event.kind,
+            Text(event.actor or "-"),
+            Text(run or "-"),
+            Text(_detail(event)),
+        )
+    return table
+
+
+def _follow(client: InloopClient, filters: dict[str, Any], after_id: int) -> None:
+    while True:
+        found: list[Event] = client.read_events(
+            **filters, after_id=after_id, limit=PAGE, wait=POLL_SECONDS
+        )
+        if found:
+            console().print(_table(found, header=False))
+            after_id = found[-1].id
+
+
+def events(
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run", metavar="RUN", help="Only this run's events (its id, name or id prefix)."
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PREFIX", help="Only kinds starting so: flow-run.paused, flow-run., ..."
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option(metavar="ACTOR", help="Only what this actor did (local:ada).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(metavar="WHEN", help="From this time: 10m, 2h, 3d or ISO 8601.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1000, metavar="N", help="How many of the latest to show.")
+    ] = 50,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events as they happen.")
+    ] = False,
+) -> None:
+    """Show what happened, who did it and to which run: state changes, inputs, resumes."""
+    from inloop.cli.flow_runs import resolve_run_id
+    from inloop.client import get_client
+
+    client = get_client()
+    filters: dict[str, Any] = {"kind": kind, "actor": actor}
+    if run is not None:
+        filters["flow_run_id"] = resolve_run_id(client, run)
+    if since is not None:
+        filters["since"] = parse_since(since)
+    latest: list[Event] = client.read_events(**filters, newest_first=True, limit=limit)
+    latest.reverse()
+    if latest:
+        console().print(_table(latest, header=True))
+    elif not follow:
+        console().print("[dim]No events match.[/]")
+    if follow:
+        try:
+            _follow(client, filters, latest[-1].id if latest else 0)
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None
