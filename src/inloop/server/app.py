@@ -21,6 +21,7 @@ from inloop import __version__
 from inloop.server.api import (
     blocks,
     deployments,
+    events,
     flow_runs,
     inbox,
     inputs,
@@ -132,7 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in order: the hot paths (inputs, runs) first, each router mounted on
     # the app directly (a nested router would match every request twice).
     auth = AUTH_ERROR if settings.api_key else None
-    routers = (inputs, flow_runs, logs, task_results, blocks, deployments, inbox, session, users)
+    routers = (
+        inputs, flow_runs, logs, task_results, blocks, deployments, inbox, events, session, users
+    )
     for module in routers:
         app.include_router(module.router, prefix="/api", responses=auth)
 
