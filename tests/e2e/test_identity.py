@@ -105,7 +105,7 @@ def test_open_mode_needs_no_credentials_and_says_so(server_factory: Callable[...
             f"/flow_runs/{run['id']}/cancel", headers={"x-inloop-actor": "ada@laptop"}
         )
         assert cancelled.status_code == 200, cancelled.text
-        assert cancelled.json()["state"]["details"]["cancelled_by"] == "ada@laptop"
+        assert cancelled.json()["state"]["details"]["cancelled_by"] == "local:ada@laptop"
 
 
 def test_shared_key_mode_acts_as_api_key(server_factory: Callable[..., Any]) -> None:
