@@ -226,6 +226,17 @@ def test_a_disabled_user_is_refused(people: People) -> None:
     assert "disabled" in ok(cli(info, "user", "ls", key=root))
 
 
+@pytest.mark.parametrize("field", ["role", "groups", "disabled"])
+def test_a_user_field_that_cannot_be_empty_refuses_null(people: People, field: str) -> None:
+    # Found by the fuzzer: `{"disabled": null}` reached a NOT NULL column and answered 500.
+    with api(people.info, people.tokens["root"]) as http:
+        refused = http.patch("/users/val", json={field: None})
+        after = http.get("/users/val")
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"][0]["loc"] == ["body", field]
+    assert after.status_code == 200 and after.json()["role"] == "viewer"
+
+
 # --- roles ---------------------------------------------------------------------------------------
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from inloop.bounds import Text
 from inloop.server.api.deps import get_db
@@ -67,6 +67,14 @@ class UserUpdate(BaseModel):
     email: Text | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
     disabled: bool | None = None
     password: Text | None = Field(default=None, min_length=8, max_length=1000)
+
+    @field_validator("role", "groups", "disabled", mode="before")
+    @classmethod
+    def _not_cleared(cls, value: Any) -> Any:
+        # Leaving a field out keeps it; only email and password may be cleared with null.
+        if value is None:
+            raise ValueError("may not be null: leave the field out to keep its value")
+        return value
 
 
 class TokenCreate(BaseModel):
