@@ -6,6 +6,7 @@ Secrets never reach a row: a password is kept as its argon2id hash, a token or a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -47,8 +48,13 @@ TOKEN_PREFIX = "inl_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 _hasher = PasswordHasher()
-# Checked against when the user is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the user is unknown, so a wrong name costs as long as a wrong
+    password. Made on first use: an argon2 hash at import would slow every server start."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def digest(secret: str) -> str:
@@ -140,7 +146,7 @@ async def authenticate_password(tx: Tx, name: str, password: str) -> dict[str, A
     row = (await tx.execute(sa.select(users).where(users.c.name == name))).first()
     stored = row.password_hash if row is not None else None
     try:
-        _hasher.verify(stored or _DUMMY_HASH, password)
+        _hasher.verify(stored or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if row is None or stored is None or row.disabled:
