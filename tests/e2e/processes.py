@@ -166,3 +166,15 @@ class Spawner:
                 proc.send(signal.SIGSTOP)  # no new children while we look for them
                 kill_group_of_children(proc.pid)
             proc.close()
+
+
+def cli(server: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `inloop ARGS` as a user would, against `server`, with no terminal attached."""
+    return subprocess.run(
+        [sys.executable, "-m", "inloop", *args],
+        env={**os.environ, **server.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )

@@ -10,22 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from processes import cli
 
 
 def api(server: Any) -> httpx.Client:
     headers = {"authorization": f"Bearer {server.api_key}"} if server.api_key else {}
     return httpx.Client(base_url=server.api_url, headers=headers, timeout=30)
 
-
-def cli(server: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inloop", *args],
-        env={**os.environ, **server.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def register(server: Any, flow_name: str, name: str) -> dict[str, Any]:

@@ -10,17 +10,7 @@ import threading
 from typing import Any
 
 import httpx
-
-
-def cli(server: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inloop", *args],
-        env={**os.environ, **server.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+from processes import cli
 
 
 def cancelled_run(server: Any, who: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from processes import cli
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\r")
 
@@ -63,16 +64,6 @@ def paused_run(
     result: dict[str, Any] = paused.json()
     return result
 
-
-def cli(server: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inloop", *args],
-        env={**os.environ, **server.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def read(server: Any, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
