@@ -291,3 +291,67 @@ events = sa.Table(
     # SQLite: never hand out an id again, even after the newest rows are pruned.
     sqlite_autoincrement=True,
 )
+
+# Automations: a trigger and actions (the validated spec, see inloop.automations), by name.
+automations = sa.Table(
+    "automations",
+    metadata,
+    sa.Column("id", sa.String(UUID_LEN), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("spec", sa.JSON(), nullable=False),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
+)
+
+# One row per thing an automation must do for one event: one action (and one notify target),
+# at one stage (now, the k-th reminder, the escalation). Written in the transaction of the event
+# that caused it; the dispatcher claims due rows and records each try in automation_attempts.
+# The id is stable across retries, so receivers can deduplicate.
+automation_deliveries = sa.Table(
+    "automation_deliveries",
+    metadata,
+    sa.Column("id", sa.String(UUID_LEN), primary_key=True),
+    sa.Column(
+        "automation_id",
+        sa.String(UUID_LEN),
+        sa.ForeignKey("automations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("event_id", BigId, nullable=True),
+    sa.Column("event_kind", sa.String(100), nullable=False),
+    sa.Column("flow_run_id", sa.String(UUID_LEN), nullable=True),
+    # The state the event reported; a delayed delivery is skipped once the run has left it.
+    sa.Column("state_id", BigId, nullable=True),
+    sa.Column("stage", sa.Integer(), nullable=False),  # 0 first, 1..n reminders, -1 escalation
+    sa.Column("action_index", sa.Integer(), nullable=False),
+    sa.Column("target_index", sa.Integer(), nullable=False),
+    # pending → delivered | failed (retries spent) | skipped (condition no longer holds)
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("due", UTCDateTime(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("claimed_until", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("finished", UTCDateTime(), nullable=True),
+    sa.Index("ix_automation_deliveries_status_due", "status", "due"),
+    sa.Index("ix_automation_deliveries_automation_id_created", "automation_id", "created"),
+    sa.Index("ix_automation_deliveries_flow_run_id", "flow_run_id"),
+)
+
+automation_attempts = sa.Table(
+    "automation_attempts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "delivery_id",
+        sa.String(UUID_LEN),
+        sa.ForeignKey("automation_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("started", UTCDateTime(), nullable=False),
+    sa.Column("duration_ms", sa.Integer(), nullable=False),
+    sa.Column("ok", sa.Boolean(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Index("ix_automation_attempts_delivery_id", "delivery_id"),
+)
