@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from inloop._dual import async_twin, dual
 from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
-from inloop.context import current_flow_run
+from inloop.context import current_flow_run, current_task_key
 from inloop.engine import FlowRunSuspended, view_url, waiting_on_pause
 from inloop.input.run_input import (
     IDLE_COUNTER,
@@ -94,6 +94,10 @@ def _pause_key(kind: str, key: str | None) -> str:
         hint = ", or pass flow_run_id=... to suspend another run" if kind == "suspended" else ""
         raise RuntimeError(f"{name}() must be called inside a flow run (a @flow){hint}")
     if key is None:
+        task_key = current_task_key()
+        if task_key is not None:
+            # Numbered within its task call, so skipping a finished task skips its keys too.
+            return f"{kind}-{task_key}-{context.next_index(f'{kind}:{task_key}')}"
         return f"{kind}-{context.next_index(kind)}"
     if not INPUT_KEY_PATTERN.fullmatch(key):
         raise ValueError(
