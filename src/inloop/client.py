@@ -370,14 +370,19 @@ class InloopClient(PeopleMethods):
         description: str | None = None,
         timeout: float | None = 3600,
         reschedule: bool = False,
+        on_timeout: str = "fail",
+        timeout_input: dict[str, Any] | None = None,
     ) -> FlowRun:
-        body = {
+        body: dict[str, Any] = {
             "key": key,
             "schema": schema,
             "description": description,
             "timeout": timeout,
             "reschedule": reschedule,
         }
+        if on_timeout != "fail":  # sent only when chosen: older servers know no such field
+            body["on_timeout"] = on_timeout
+            body["timeout_input"] = timeout_input
         found = await self._send("POST", f"/flow_runs/{flow_run_id}/pause", json=body)
         return FlowRun.model_validate(found)
 

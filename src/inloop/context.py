@@ -55,6 +55,26 @@ def current_flow_run() -> FlowRunContext | None:
     return _current.get()
 
 
+# The key of the @task call whose function is running now, if any: a pause inside a task is
+# keyed under it, so a re-executed run that reuses the task's stored result (and so skips the
+# pause) does not shift the keys of the pauses after it.
+_task_key: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "inloop_task_key", default=None
+)
+
+
+def current_task_key() -> str | None:
+    return _task_key.get()
+
+
+def enter_task(key: str) -> contextvars.Token[str | None]:
+    return _task_key.set(key)
+
+
+def leave_task(token: contextvars.Token[str | None]) -> None:
+    _task_key.reset(token)
+
+
 def enter(context: FlowRunContext) -> contextvars.Token[FlowRunContext | None]:
     return _current.set(context)
 

@@ -16,15 +16,16 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import httpx
+import pydantic
 from pydantic import BaseModel
 
 from inloop._dual import async_twin, dual
 from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
-from inloop.context import current_flow_run
+from inloop.context import current_flow_run, current_task_key
 from inloop.engine import FlowRunSuspended, view_url, waiting_on_pause
 from inloop.input.run_input import (
     IDLE_COUNTER,
@@ -93,12 +94,63 @@ def _pause_key(kind: str, key: str | None) -> str:
         hint = ", or pass flow_run_id=... to suspend another run" if kind == "suspended" else ""
         raise RuntimeError(f"{name}() must be called inside a flow run (a @flow){hint}")
     if key is None:
+        task_key = current_task_key()
+        if task_key is not None:
+            # Numbered within its task call, so skipping a finished task skips its keys too.
+            return f"{kind}-{task_key}-{context.next_index(f'{kind}:{task_key}')}"
         return f"{kind}-{context.next_index(kind)}"
     if not INPUT_KEY_PATTERN.fullmatch(key):
         raise ValueError(
             f"invalid pause key {key!r}: use lowercase letters, digits and '-' only"
         )
     return key
+
+
+OnTimeout = Literal["fail", "defaults"]
+
+
+def _timeout_defaults(
+    run_input_cls: type[RunInput] | None, on_timeout: str, timeout: float | None, name: str
+) -> dict[str, Any] | None:
+    """The answer the server gives at the deadline when `on_timeout="defaults"`, made now.
+
+    Raises at the call, before anything pauses, when the input has a field without a default.
+    """
+    if on_timeout not in ("fail", "defaults"):
+        raise ValueError(
+            f"{name}(on_timeout={on_timeout!r}): use on_timeout='fail' (the run fails at its "
+            "timeout) or on_timeout='defaults' (it is resumed with the input's defaults)"
+        )
+    if on_timeout == "fail":
+        return None
+    if timeout is None:
+        raise ValueError(
+            f"{name}(on_timeout='defaults') needs a timeout: the defaults are given when it "
+            "passes; pass timeout=<seconds>"
+        )
+    if run_input_cls is None:
+        return None
+    missing = [field for field, info in run_input_cls.model_fields.items() if info.is_required()]
+    if missing:
+        what = (
+            f"wait_for_input={run_input_cls._annotation!r}"
+            if issubclass(run_input_cls, AutomaticRunInput)
+            else run_input_cls.__name__
+        )
+        raise ValueError(
+            f"{name}(on_timeout='defaults'): {what} has no default for "
+            f"{', '.join(map(repr, missing))}; give every field a default (e.g. "
+            "Model.with_initial_data(field=...)) or leave on_timeout='fail'"
+        )
+    try:
+        defaults = run_input_cls.model_validate({})
+    except pydantic.ValidationError as exc:
+        raise ValueError(
+            f"{name}(on_timeout='defaults'): the defaults of {run_input_cls.__name__} are not "
+            f"valid input: {exc}"
+        ) from None
+    result: dict[str, Any] = defaults.model_dump(mode="json")
+    return result
 
 
 def _answer(run_input_cls: type[RunInput], stored: Any) -> Any:
@@ -109,11 +161,13 @@ def _answer(run_input_cls: type[RunInput], stored: Any) -> Any:
 
 
 async def _wait_for_resume(
-    run: FlowRun, key: str, timeout: float | None, poll_interval: float
+    run: FlowRun, key: str, timeout: float | None, poll_interval: float, on_timeout: str
 ) -> FlowRun:
     # Beat often while waiting: the server refuses resumes to a paused run gone quiet.
+    # With on_timeout="defaults" the server resumes it at the deadline: wait for that.
+    wait = None if on_timeout == "defaults" else timeout
     with waiting_on_pause(str(run.id)):
-        return await _wait_for_state_change(run, key, timeout, poll_interval)
+        return await _wait_for_state_change(run, key, wait, poll_interval)
 
 
 async def _wait_for_state_change(
@@ -201,6 +255,7 @@ async def _pause(
     poll_interval: float,
     key: str | None,
     reschedule: bool,
+    on_timeout: str = "fail",
 ) -> Any:
     kind = "suspended" if reschedule else "paused"
     by_call_order = key is None
@@ -212,6 +267,7 @@ async def _pause(
     run_id = context.flow_run.id
     keys = keyset_from_base_key(key)
     run_input_cls = run_input_class_for(wait_for_input) if wait_for_input is not None else None
+    timeout_input = _timeout_defaults(run_input_cls, on_timeout, timeout, _FUNCTION_NAME[kind])
     client = get_client()
 
     # Executed again after a suspension (or a crash): the answer may already be here.
@@ -240,6 +296,8 @@ async def _pause(
             description=run_input_cls.description() if run_input_cls else None,
             timeout=timeout,
             reschedule=reschedule,
+            on_timeout=on_timeout,
+            timeout_input=timeout_input,
         )
     except InloopAPIError as exc:
         # Suspended from elsewhere (suspend_flow_run(flow_run_id=...)): this is a check point,
@@ -250,7 +308,7 @@ async def _pause(
     _announce_wait(run, key, has_input=run_input_cls is not None)
     if reschedule:
         raise FlowRunSuspended(key)
-    await _wait_for_resume(run, key, timeout, poll_interval)
+    await _wait_for_resume(run, key, timeout, poll_interval, on_timeout)
     if run_input_cls is None:
         return None
     answer = await client.read_flow_run_input(run_id, keys["response"])
@@ -265,14 +323,20 @@ async def pause_flow_run(
     timeout: float | None = 3600,
     poll_interval: float = 10,
     key: str | None = None,
+    *,
+    on_timeout: OnTimeout = "fail",
 ) -> Any:
     """Pause this flow run until it is resumed; return the validated input it was given.
 
     `wait_for_input` is a built-in type or annotation (the plain value is returned), a pydantic
     BaseModel, or a RunInput (a model instance is returned). The process stays alive and is woken
-    the moment the run is resumed. After `timeout` seconds without a resume the flow fails.
+    the moment the run is resumed. After `timeout` seconds without a resume the flow fails; with
+    `on_timeout="defaults"` the server resumes it with the input's defaults instead (every field
+    needs one, checked at this call). Inside a @task, the task's flow run pauses.
     """
-    return await _pause(wait_for_input, timeout, poll_interval, key, reschedule=False)
+    return await _pause(
+        wait_for_input, timeout, poll_interval, key, reschedule=False, on_timeout=on_timeout
+    )
 
 
 @dual
@@ -281,11 +345,15 @@ async def suspend_flow_run(
     flow_run_id: UUID | str | None = None,
     timeout: float | None = None,
     key: str | None = None,
+    *,
+    on_timeout: OnTimeout = "fail",
 ) -> Any:
     """Suspend a flow run: its process ends, and its deployment runs it again after a resume.
 
     Called again on re-execution, the same call returns the input it was resumed with. With
-    `flow_run_id`, suspends another run, which stops at its next check with the server.
+    `flow_run_id`, suspends another run, which stops at its next check with the server. With
+    `on_timeout="defaults"` and a `timeout`, the server resumes the run with the input's
+    defaults when nobody has by then (no process needs to be alive for it).
     """
     context = current_flow_run()
     other = flow_run_id is not None and (
@@ -296,6 +364,7 @@ async def suspend_flow_run(
         # Unique: that run may be suspended from outside again after each resume.
         other_key = key or f"suspended-external-{uuid.uuid4().hex[:12]}"
         run_input_cls = run_input_class_for(wait_for_input) if wait_for_input is not None else None
+        timeout_input = _timeout_defaults(run_input_cls, on_timeout, timeout, "suspend_flow_run")
         try:
             await get_client().pause_flow_run(
                 flow_run_id,
@@ -304,6 +373,8 @@ async def suspend_flow_run(
                 description=run_input_cls.description() if run_input_cls else None,
                 timeout=timeout,
                 reschedule=True,
+                on_timeout=on_timeout,
+                timeout_input=timeout_input,
             )
         except InloopAPIError as exc:
             if exc.status_code != 409:
@@ -311,7 +382,7 @@ async def suspend_flow_run(
             raise CannotSuspend(f"flow run '{flow_run_id}' cannot be suspended: {exc.detail}") \
                 from exc
         return None
-    return await _pause(wait_for_input, timeout, 10, key, reschedule=True)
+    return await _pause(wait_for_input, timeout, 10, key, reschedule=True, on_timeout=on_timeout)
 
 
 @dual

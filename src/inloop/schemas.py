@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -192,6 +192,10 @@ class PauseRequest(BaseModel):
     description: Text | None = Field(default=None, max_length=1_000_000)
     timeout: float | None = Field(default=3600, ge=0, le=MAX_PAUSE_TIMEOUT)
     reschedule: bool = False
+    # At the deadline: "fail" the run (the seed's behaviour), or have the server resume it with
+    # `timeout_input` (the input model's defaults; taken from the schema when left out).
+    on_timeout: Literal["fail", "defaults"] = "fail"
+    timeout_input: JsonObject | None = None
 
 
 class ResumeRequest(BaseModel):

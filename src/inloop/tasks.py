@@ -7,10 +7,18 @@ it without calling the function. Outside a flow, a task is just its function.
 
 Results travel as JSON. A task with a return annotation gets its stored result validated back to
 that type (a model, a datetime, a tuple); without one, a re-executed run sees the JSON form.
+
+A task may pause or suspend its flow run (`pause_flow_run`, `suspend_flow_run`): its result is
+stored once the answer came and the function returned. Pause keys made inside a task carry the
+task's key (`paused-approve-1-5f1c...-1`), so they stay put when a re-executed run skips the task.
+A sync task called where an event loop runs (from an async flow) runs on a worker thread, like a
+sync flow there, so the interactive API inside it returns results rather than awaitables.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import functools
 import hashlib
 import inspect
@@ -20,9 +28,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 from uuid import UUID
 
-from inloop._dual import on_io_loop, run_sync
+from inloop._dual import loop_is_running, on_io_loop, run_sync
 from inloop._task_client import read_task_result, store_task_result
-from inloop.context import current_flow_run
+from inloop.context import current_flow_run, enter_task, leave_task
 from inloop.input.types import slugify
 
 __all__ = ["Task", "TaskResultNotSerializable", "task"]
@@ -62,9 +70,24 @@ class Task(Generic[P, R]):
         if found:
             restored: R = self._restore(stored)
             return restored
-        result = self.fn(*args, **kwargs)
+        result = self._call_sync(key, args, kwargs)
         run_sync(store_task_result(run_id, key, self.name, self._to_json(result)))
         return result
+
+    def _call_sync(self, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+        def call() -> R:
+            token = enter_task(key)
+            try:
+                return self.fn(*args, **kwargs)
+            finally:
+                leave_task(token)
+
+        if not loop_is_running():
+            return call()
+        # Called from async code: a thread with no running loop, where the dual-call rule
+        # makes pause_flow_run() and friends return their results (see inloop._dual).
+        with concurrent.futures.ThreadPoolExecutor(1, "inloop-task") as pool:
+            return pool.submit(contextvars.copy_context().run, call).result()
 
     async def _run_async(
         self, run_id: UUID, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -73,7 +96,11 @@ class Task(Generic[P, R]):
         if found:
             return self._restore(stored)
         fn: Callable[..., Coroutine[Any, Any, Any]] = self.fn  # type: ignore[assignment]
-        result = await fn(*args, **kwargs)
+        token = enter_task(key)
+        try:
+            result = await fn(*args, **kwargs)
+        finally:
+            leave_task(token)
         await on_io_loop(store_task_result(run_id, key, self.name, self._to_json(result)))
         return result
 

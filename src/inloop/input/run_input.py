@@ -4,12 +4,18 @@ Every input is a row under a unique key `{prefix}-{uuid}` on the receiving run. 
 from the input's type, so a receiver sees only inputs of its own type. A receiver pages through
 its run's inputs by sequence cursor and waits on a long-poll the server answers the moment a
 matching input commits; `poll_interval` only paces retries when the server cannot be reached.
+
+With `cursor="name"` that position is also stored on the server, per run and name, so a run
+executed again after a suspension reads on where it left off. An input counts as consumed when
+the next one is asked for (or the iteration ends), so a process that dies while handling one
+gets it again: at-least-once delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import time
 import uuid
 from collections import deque
@@ -22,6 +28,7 @@ import httpx
 import pydantic
 from pydantic import BaseModel, ConfigDict, PrivateAttr, create_model
 
+from inloop._cursor_client import advance_receive_cursor, read_receive_cursor
 from inloop._dual import async_twin, dual, on_io_loop, run_sync
 from inloop.client import InloopAPIError, ServerUnavailable, get_client
 from inloop.context import current_flow_run
@@ -51,6 +58,7 @@ LONG_POLL_SECONDS = 30.0
 # Counted in the flow run's context each time a receive waits out a positive timeout: from then
 # on this execution has gone past where a replay could follow (see inloop.flow_runs).
 IDLE_COUNTER = "receive-idle"
+CURSOR_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 
 def keyset_from_base_key(base_key: str) -> dict[str, str]:
@@ -267,6 +275,8 @@ class RunInput(BaseModel):
         key_prefix: str | None = None,
         flow_run_id: UUID | str | None = None,
         with_metadata: bool = True,
+        *,
+        cursor: str | None = None,
     ) -> GetInputHandler[Any]:
         """`receive_input(cls, ...)`: iterate this run's inputs of this class."""
         return receive_input(
@@ -278,6 +288,7 @@ class RunInput(BaseModel):
             key_prefix=key_prefix,
             flow_run_id=flow_run_id,
             with_metadata=with_metadata,
+            cursor=cursor,
         )
 
 
@@ -384,7 +395,13 @@ class GetInputHandler(Generic[T]):
         exclude_keys: Iterable[str] | None,
         flow_run_id: UUID | str | None,
         unwrap: bool,
+        cursor: str | None = None,
     ) -> None:
+        if cursor is not None and not CURSOR_NAME_PATTERN.fullmatch(cursor):
+            raise ValueError(
+                f"invalid cursor name {cursor!r}: use 1 to 100 lowercase letters, digits and "
+                "'-', starting with a letter or digit (e.g. cursor=\"names\")"
+            )
         self.run_input_cls = run_input_cls
         self.key_prefix = key_prefix or run_input_cls.key_prefix()
         self.timeout = timeout
@@ -396,6 +413,10 @@ class GetInputHandler(Generic[T]):
         self.unwrap = unwrap and issubclass(run_input_cls, AutomaticRunInput)
         self._after_seq = 0
         self._buffer: deque[FlowRunInput] = deque()
+        self.cursor = cursor
+        self._cursor_loaded = False
+        # The seq of the input handed out last, stored as consumed when the next is asked for.
+        self._delivered: int | None = None
 
     def __iter__(self) -> GetInputHandler[T]:
         return self
@@ -423,7 +444,20 @@ class GetInputHandler(Generic[T]):
         result: T = await on_io_loop(self._next(quiet_end=False))
         return result
 
+    async def _sync_cursor(self) -> None:
+        """Start from the stored position; store the last input handed out as consumed."""
+        assert self.cursor is not None
+        if not self._cursor_loaded:
+            stored = await read_receive_cursor(self.flow_run_id, self.cursor)
+            self._after_seq = max(self._after_seq, stored)
+            self._cursor_loaded = True
+        if self._delivered is not None:
+            await advance_receive_cursor(self.flow_run_id, self.cursor, self._delivered)
+            self._delivered = None
+
     async def _next(self, quiet_end: bool) -> T:
+        if self.cursor is not None:
+            await self._sync_cursor()
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         client = get_client()
         asked = False  # ask the server at least once, so timeout=0 still sees stored inputs
@@ -432,7 +466,10 @@ class GetInputHandler(Generic[T]):
                 item = self._buffer.popleft()
                 if item.key in self.exclude_keys:
                     continue
-                return cast(T, self._convert(item))
+                converted = cast(T, self._convert(item))
+                if self.cursor is not None:
+                    self._delivered = item.seq
+                return converted
             wait = LONG_POLL_SECONDS
             if deadline is not None:
                 wait = max(min(wait, deadline - time.monotonic()), 0)
@@ -482,6 +519,8 @@ def receive_input(
     key_prefix: str | None = ...,
     flow_run_id: UUID | str | None = ...,
     with_metadata: bool = ...,
+    *,
+    cursor: str | None = ...,
 ) -> GetInputHandler[R]: ...
 
 
@@ -495,6 +534,8 @@ def receive_input(
     key_prefix: str | None = ...,
     flow_run_id: UUID | str | None = ...,
     with_metadata: bool = ...,
+    *,
+    cursor: str | None = ...,
 ) -> GetInputHandler[Any]: ...
 
 
@@ -507,12 +548,19 @@ def receive_input(
     key_prefix: str | None = None,
     flow_run_id: UUID | str | None = None,
     with_metadata: bool = False,
+    *,
+    cursor: str | None = None,
 ) -> GetInputHandler[Any]:
     """Iterate the inputs sent to a flow run (this one by default) of `input_type`.
 
     Plain types yield plain values (or their RunInput with `with_metadata=True`); BaseModel and
     RunInput types yield RunInput instances. When `timeout` seconds pass with no new input,
     iteration raises TimeoutError, or ends quietly with `raise_timeout_error=False`.
+
+    `cursor="name"` stores the receive position on the server for this run and name: a run
+    executed again after a suspension goes on after the last input it finished with. An input
+    is finished with when the next is asked for, or when the iteration ends; one whose handling
+    was cut short (a crash) is delivered again.
     """
     return GetInputHandler(
         run_input_class_for(input_type),
@@ -523,4 +571,5 @@ def receive_input(
         exclude_keys=exclude_keys,
         flow_run_id=flow_run_id,
         unwrap=not with_metadata,
+        cursor=cursor,
     )

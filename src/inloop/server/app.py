@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from inloop import __version__
 from inloop.server.api import (
     blocks,
+    cursors,
     deployments,
     events,
     flow_runs,
@@ -40,7 +41,7 @@ from inloop.server.middleware import (
 )
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
-from inloop.server.store import runs, secrets
+from inloop.server.store import pauses, runs, secrets
 from inloop.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -57,13 +58,16 @@ The web UI has not been built: run <code>npm ci &amp;&amp; npm run build</code> 
 
 
 async def _reaper(db: Database, settings: Settings) -> None:
-    """Fail runs whose pause timed out; mark runs whose process went silent as crashed."""
+    """Fail runs whose pause timed out (or resume those that chose their defaults); mark runs
+    whose process went silent as crashed."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     while True:
         try:
             async with db.transaction() as tx:
                 await runs.expire_overdue_pauses(tx)
+            async with db.transaction() as tx:
+                await pauses.resume_overdue_with_defaults(tx)
             # Heartbeats could not reach a server that was down: after a restart, give every
             # live process one grace period to check in before calling its runs crashed.
             # Paused processes beat more often, so they get a shorter grace (both ways).
@@ -134,7 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the app directly (a nested router would match every request twice).
     auth = AUTH_ERROR if settings.api_key else None
     routers = (
-        inputs, flow_runs, logs, task_results, blocks, deployments, inbox, events, session, users
+        inputs, flow_runs, logs, task_results, cursors, blocks, deployments, inbox, events,
+        session, users,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api", responses=auth)

@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "inputs:send": ("responder", "operator", "worker", "admin"),
     "logs:write": ("worker", "admin"),
     "task_results:write": ("worker", "admin"),
+    "cursors:write": ("worker", "admin"),
     # Blocks hold configuration and, often, credentials: not for people who only read runs.
     "blocks:read": ("operator", "worker", "admin"),
     "blocks:write": ("operator", "worker", "admin"),
@@ -40,7 +41,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 # A run token proves one run: with these it may change that run and no other.
-RUN_SCOPED = frozenset({"runs:set_state", "runs:pause", "task_results:write"})
+RUN_SCOPED = frozenset({"runs:set_state", "runs:pause", "task_results:write", "cursors:write"})
 
 
 async def principal(request: Request) -> Principal:

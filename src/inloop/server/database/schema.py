@@ -23,6 +23,7 @@ __all__ = [
     "flows",
     "logs",
     "metadata",
+    "receive_cursors",
     "server_secrets",
     "sessions",
     "task_run_results",
@@ -117,6 +118,10 @@ flow_runs = sa.Table(
     sa.Column("pause_deadline", UTCDateTime(), nullable=True),
     sa.Column("pause_reschedule", sa.Boolean(), nullable=False, default=False),
     sa.Column("pause_started", UTCDateTime(), nullable=True),
+    # What the server does at the pause's deadline: NULL fails the run (the default);
+    # "defaults" resumes it with `pause_timeout_input`, checked against the schema at pause time.
+    sa.Column("pause_on_timeout", sa.String(20), nullable=True),
+    sa.Column("pause_timeout_input", sa.JSON(), nullable=True),
     # Runner bookkeeping: who claimed the run and when it last said it was alive.
     sa.Column("runner_id", sa.String(100), nullable=True),
     sa.Column("heartbeat_at", UTCDateTime(), nullable=True),
@@ -177,6 +182,22 @@ task_run_results = sa.Table(
     sa.Column("task_name", sa.String(200), nullable=False),
     sa.Column("result", sa.JSON(), nullable=True),
     sa.Column("created", UTCDateTime(), nullable=False),
+)
+
+# Where a named `receive_input(..., cursor=...)` of a run has read up to (an input `seq`), so a
+# run executed again after a suspension goes on from there.
+receive_cursors = sa.Table(
+    "receive_cursors",
+    metadata,
+    sa.Column(
+        "flow_run_id",
+        sa.String(UUID_LEN),
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("after_seq", BigId, nullable=False),
+    sa.Column("updated", UTCDateTime(), nullable=False),
 )
 
 logs = sa.Table(

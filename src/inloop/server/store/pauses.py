@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from jsonschema import validators
 from jsonschema.exceptions import SchemaError
 from referencing import Registry
@@ -18,20 +19,25 @@ from referencing.exceptions import Unresolvable
 
 from inloop.schemas import FlowRun, PauseRequest, StateType
 from inloop.server.database.engine import Connection, Tx
-from inloop.server.database.schema import utcnow
+from inloop.server.database.schema import flow_runs, utcnow
 from inloop.server.errors import Conflict, Invalid
 from inloop.server.store import events, inputs, runs
 
 __all__ = [
+    "TIMEOUT_ACTOR",
     "UnusableSchema",
     "pause_run",
     "read_pause",
     "record_rejected_resume",
+    "resume_overdue_with_defaults",
     "resume_run",
     "schema_problem",
     "validate_against_schema",
     "with_defaults",
 ]
+
+
+TIMEOUT_ACTOR = "timeout"
 
 
 class UnusableSchema(Exception):
@@ -86,6 +92,7 @@ async def pause_run(
         await inputs.put_input(tx, run_id, f"{request.key}-schema", request.schema_, None)
     if request.description is not None:
         await inputs.put_input(tx, run_id, f"{request.key}-description", request.description, None)
+    timeout_input = _timeout_answer(request) if request.on_timeout == "defaults" else None
     now = utcnow()
     deadline = now + timedelta(seconds=request.timeout) if request.timeout is not None else None
     details = {
@@ -93,12 +100,15 @@ async def pause_run(
         "has_input": request.schema_ is not None,
         "description": request.description,
         "timeout": request.timeout,
+        "on_timeout": request.on_timeout,
     }
     extra: dict[str, Any] = {
         "pause_key": request.key,
         "pause_deadline": deadline,
         "pause_reschedule": request.reschedule,
         "pause_started": now,
+        "pause_on_timeout": "defaults" if request.on_timeout == "defaults" else None,
+        "pause_timeout_input": timeout_input,
     }
     if row.heartbeat_at is not None:
         # A beating process asks for this pause, so it is alive now; from here on it beats
@@ -107,6 +117,92 @@ async def pause_run(
     return await runs.write_state(
         tx, row, new, None, details, extra, actor=actor, remote=remote
     )
+
+
+def _timeout_answer(request: PauseRequest) -> dict[str, Any] | None:
+    """The answer the server gives this pause at its deadline, checked now, at pause time.
+
+    A pause resumed by a clock must not find out then that its defaults do not fit.
+    """
+    if request.timeout is None:
+        raise Invalid(
+            [{"loc": ["body", "timeout"],
+              "msg": "on_timeout='defaults' needs a timeout: it says what happens when the "
+                     "timeout passes; give one (seconds) or leave on_timeout='fail'",
+              "type": "value_error.missing_timeout"}]
+        )
+    schema = request.schema_
+    if schema is None:
+        if request.timeout_input:
+            raise Invalid(
+                [{"loc": ["body", "timeout_input"],
+                  "msg": "this pause asks for no input, so its timeout answer must be empty",
+                  "type": "unexpected"}]
+            )
+        return None
+    answer = request.timeout_input
+    if answer is None:
+        answer = with_defaults(schema, {})
+    errors = validate_against_schema(schema, answer)
+    missing = [e["loc"][-1] for e in errors if e["type"] == "jsonschema.required"]
+    if missing:
+        raise Invalid(
+            [{"loc": ["body", "timeout_input"],
+              "msg": "on_timeout='defaults' needs a default for every field; no default for "
+                     f"{', '.join(repr(str(name)) for name in missing)}: give those fields "
+                     "defaults or leave on_timeout='fail'",
+              "type": "value_error.missing_defaults"}]
+        )
+    if errors:
+        raise Invalid(
+            [{**error, "loc": ["body", "timeout_input", *error["loc"][1:]]} for error in errors]
+        )
+    return answer
+
+
+async def resume_overdue_with_defaults(tx: Tx) -> list[str]:
+    """Resume each waiting run that opted in and whose deadline passed, with its defaults.
+
+    Each run is locked and checked again before it is resumed: with several server replicas
+    (or a person resuming at the same moment) only the first to take the lock resumes it.
+    """
+    now = utcnow()
+    due = await tx.execute(
+        sa.select(flow_runs.c.id)
+        .where(flow_runs.c.state_type.in_([StateType.PAUSED.value, StateType.SUSPENDED.value]))
+        .where(flow_runs.c.pause_on_timeout == "defaults")
+        .where(flow_runs.c.pause_deadline < now)
+        .limit(100)
+    )
+    resumed = []
+    for (run_id,) in due.all():
+        row = await runs.lock_run(tx, run_id)
+        if (
+            StateType(row.state_type) not in (StateType.PAUSED, StateType.SUSPENDED)
+            or row.pause_on_timeout != "defaults"
+            or row.pause_deadline is None
+            or row.pause_deadline >= now
+        ):
+            continue  # resumed, cancelled or paused anew meanwhile
+        key = row.pause_key
+        await inputs.create_input(
+            tx, run_id, f"{key}-response", row.pause_timeout_input, TIMEOUT_ACTOR,
+            actor=TIMEOUT_ACTOR,
+        )
+        new = StateType.SCHEDULED if row.pause_reschedule else StateType.RUNNING
+        waited = (row.pause_deadline - row.pause_started).total_seconds()
+        await runs.write_state(
+            tx,
+            row,
+            new,
+            f"nobody answered '{key}' within {waited:g} s: resumed with its defaults",
+            {"resumed_by": TIMEOUT_ACTOR, "pause_key": key,
+             "run_input": row.pause_timeout_input},
+            actor=TIMEOUT_ACTOR,
+            kind="flow-run.resumed",
+        )
+        resumed.append(run_id)
+    return resumed
 
 
 async def read_pause(conn: Connection, run_id: str) -> dict[str, Any]:
@@ -125,6 +221,7 @@ async def read_pause(conn: Connection, run_id: str) -> dict[str, Any]:
         "description": description.value if description else None,
         "deadline": run.pause.deadline,
         "reschedule": run.pause.reschedule,
+        "on_timeout": run.state.details.get("on_timeout", "fail"),
     }
 
 
@@ -208,6 +305,11 @@ async def resume_run(
             tx, row, StateType.CRASHED, runs.silence_message(row.heartbeat_at)
         )
     if row.pause_deadline is not None and row.pause_deadline < utcnow():
+        if row.pause_on_timeout == "defaults":
+            raise Conflict(
+                f"flow run '{row.name}' waited until {row.pause_deadline.isoformat()}; the "
+                "server is resuming it with its defaults, as the pause asked"
+            )
         raise Conflict(
             f"flow run '{row.name}' waited until {row.pause_deadline.isoformat()} and timed out; "
             "it can no longer be resumed"

@@ -514,18 +514,22 @@ async def _answer_left_unread(tx: Tx, row: Any) -> datetime | None:
 
 
 async def expire_overdue_pauses(tx: Tx, grace_seconds: float = 2.0) -> list[str]:
-    """Fail paused or suspended runs whose deadline passed with no answer."""
+    """Fail paused or suspended runs whose deadline passed with no answer.
+
+    Pauses that chose on_timeout="defaults" are resumed instead (store/pauses.py), not failed.
+    """
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
     rows = await tx.execute(
         RUN_SELECT.where(flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value]))
         .where(flow_runs.c.pause_deadline.is_not(None))
         .where(flow_runs.c.pause_deadline < cutoff)
+        .where(flow_runs.c.pause_on_timeout.is_(None))
         .limit(100)
     )
     failed = []
     for row in rows.all():
         locked = await lock_run(tx, row.id)
-        if StateType(locked.state_type) not in WAITING_STATES:
+        if StateType(locked.state_type) not in WAITING_STATES or locked.pause_on_timeout:
             continue
         waited = (locked.pause_deadline - locked.pause_started).total_seconds()
         verb = "suspended" if locked.pause_reschedule else "paused"
