@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop import __version__
 from inloop.server.api import (
+    automations,
     blocks,
     deployments,
     events,
@@ -134,7 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the app directly (a nested router would match every request twice).
     auth = AUTH_ERROR if settings.api_key else None
     routers = (
-        inputs, flow_runs, logs, task_results, blocks, deployments, inbox, events, session, users
+        inputs, flow_runs, logs, task_results, blocks, deployments, inbox, events, session, users,
+        automations,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api", responses=auth)
