@@ -219,10 +219,17 @@ def delete(
     """Delete an automation with its delivery log (pending deliveries are dropped)."""
     from inloop.client import get_client
 
-    if not yes and not typer.confirm(
-        f"Delete automation {name!r} and its delivery log?", default=False
-    ):
-        raise UserError(f"automation {name!r} not deleted (pass --yes to skip this question)")
+    if not yes:
+        try:
+            confirmed = typer.confirm(
+                f"Delete automation {name!r} and its delivery log?", default=False
+            )
+        except typer.Abort:  # no answer at all: standard input closed
+            confirmed = False
+        if not confirmed:
+            raise UserError(
+                f"automation {name!r} not deleted (pass --yes to delete without asking)"
+            )
     get_client().delete_automation(name)
     console().print(f"Deleted automation [bold]{escape(name)}[/].")
 
