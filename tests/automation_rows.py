@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,9 @@ def _run(info: Any, work: Any) -> Any:
         finally:
             await engine.dispose()
 
-    return asyncio.run(go())
+    # In a thread of its own: under Playwright's sync API this thread counts as running a loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 def insert_delivery(
