@@ -15,6 +15,7 @@ from uuid import UUID
 
 import httpx
 
+from inloop._client_automations import AutomationMethods
 from inloop._client_people import LONG_POLL_SLACK, PeopleMethods
 from inloop._dual import add_shutdown_hook, dual
 from inloop.context import current_flow_run
@@ -168,7 +169,7 @@ async def _close_pools() -> None:
         await pool.aclose()
 
 
-class InloopClient(PeopleMethods):
+class InloopClient(PeopleMethods, AutomationMethods):
     """The inloop API. Every public method follows the dual-call rule (see `inloop._dual`)."""
 
     def __init__(self, api_url: str | None = None, api_key: str | None = None) -> None:

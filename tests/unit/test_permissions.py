@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from inloop.server.api import (
+    automations,
     blocks,
     deployments,
     flow_runs,
@@ -23,8 +24,8 @@ OPEN_ROUTES = {("GET", "/health"), ("GET", "/session"), ("POST", "/session"),
 
 def test_every_route_requires_exactly_one_permission() -> None:
     unguarded = []
-    for module in (blocks, deployments, flow_runs, inbox, inputs, logs, session, task_results,
-                   users):
+    for module in (automations, blocks, deployments, flow_runs, inbox, inputs, logs, session,
+                   task_results, users):
         for route in module.router.routes:
             for method in route.methods:  # type: ignore[attr-defined]
                 needs = [

@@ -120,6 +120,61 @@ export interface AuditEvent {
   details: JsonObject;
 }
 
+export interface AutomationAction {
+  type: string;
+  [key: string]: Json;
+}
+
+export interface AutomationSpec {
+  name: string;
+  description: string;
+  enabled: boolean;
+  trigger: {
+    kinds: string[];
+    flow: string | null;
+    deployment: string | null;
+    after: number | null;
+    repeat: { every: number; times: number } | null;
+  };
+  actions: AutomationAction[];
+  escalate: AutomationAction[];
+}
+
+export interface Automation {
+  id: string;
+  name: string;
+  enabled: boolean;
+  spec: AutomationSpec;
+  created: string;
+  updated: string;
+}
+
+export interface DeliveryAttempt {
+  started: string;
+  duration_ms: number;
+  ok: boolean;
+  error: string | null;
+}
+
+export interface Delivery {
+  id: string;
+  event_id: number | null;
+  event_kind: string;
+  flow_run_id: string | null;
+  flow_run_name: string | null;
+  stage: number;
+  action_index: number;
+  target_index: number;
+  action: string | null;
+  status: 'pending' | 'delivered' | 'failed' | 'skipped';
+  due: string;
+  attempt_count: number;
+  last_error: string | null;
+  created: string;
+  finished: string | null;
+  attempts: DeliveryAttempt[];
+}
+
 export interface EventFilters {
   kind?: string;
   actor?: string;
@@ -338,4 +393,11 @@ export const api = {
     const path = `/deployments/name/${encodeURIComponent(flow)}/${encodeURIComponent(rest.join('/'))}/run`;
     return request<FlowRun>(path, { method: 'POST', body: { parameters } });
   },
+  automations: (signal?: AbortSignal) => request<Automation[]>('/automations', { signal }),
+  automation: (name: string, signal?: AbortSignal) =>
+    request<Automation>(`/automations/${encodeURIComponent(name)}`, { signal }),
+  setAutomationEnabled: (name: string, enabled: boolean) =>
+    request<Automation>(`/automations/${encodeURIComponent(name)}`, { method: 'PATCH', body: { enabled } }),
+  deliveries: (name: string, params: { before?: string; limit: number }, signal?: AbortSignal) =>
+    request<Delivery[]>(`/automations/${encodeURIComponent(name)}/deliveries${query(params)}`, { signal }),
 };

@@ -5,6 +5,7 @@ import { KeyPrompt } from './components/KeyPrompt';
 import { Account } from './components/SignIn';
 import { CHANGED, usePolled } from './live';
 import Audit from './pages/Audit';
+import { AutomationLog, Automations } from './pages/Automations';
 import Deployments from './pages/Deployments';
 import Inbox, { preloadInbox } from './pages/Inbox';
 import Resume from './pages/Resume';
@@ -45,6 +46,9 @@ function Nav({ path }: { path: string }) {
       <Link href="/deployments" aria-current={current('/deployments')}>
         Deployments
       </Link>
+      <Link href="/automations" aria-current={current('/automations')}>
+        Automations
+      </Link>
       <Link href="/audit" aria-current={current('/audit')}>
         Audit
       </Link>
@@ -74,6 +78,9 @@ function Routes({ url }: { url: URL }) {
   if (path === '/inbox') return <Inbox />;
   if (path === '/deployments') return <Deployments />;
   if (path === '/audit') return <Audit search={url.searchParams} />;
+  if (path === '/automations') return <Automations />;
+  if ((match = path.match(/^\/automations\/([^/]+)$/)))
+    return <AutomationLog key={match[1]} name={decodeURIComponent(match[1])} search={url.searchParams} />;
   return <NotFound />;
 }
 

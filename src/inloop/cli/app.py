@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from inloop.cli import deployments, events, flow_runs, inbox, server, users
+from inloop.cli import automations, deployments, events, flow_runs, inbox, server, users
 from inloop.cli._help import tidy_help
 from inloop.cli._output import UserError, print_error
 
@@ -29,6 +29,7 @@ app.add_typer(flow_runs.app, name="flow-run")
 app.add_typer(deployments.app, name="deployment")
 app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
+app.add_typer(automations.app, name="automation")
 app.command("inbox")(inbox.inbox)
 app.command("events")(events.events)
 

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop import __version__
 from inloop.server.api import (
+    automations,
     blocks,
     cursors,
     deployments,
@@ -139,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = AUTH_ERROR if settings.api_key else None
     routers = (
         inputs, flow_runs, logs, task_results, cursors, blocks, deployments, inbox, events,
-        session, users,
+        session, users, automations,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api", responses=auth)

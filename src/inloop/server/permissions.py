@@ -36,6 +36,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "deployments:run": ("operator", "admin"),
     "runners:claim": ("worker", "admin"),
     "users:manage": ("admin",),
+    # Automations hold Apprise URLs and webhook secrets, so reading them is kept from viewers.
+    "automations:read": ("operator", "admin"),
+    "automations:manage": ("admin",),
     # Everyone with an account manages their own API tokens (the route checks ownership).
     "tokens:own": _READERS,
 }

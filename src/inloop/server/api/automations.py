@@ -1,0 +1,175 @@
+"""Automations: apply a file of specs (all or nothing), list, read, switch on and off, delete,
+and read one automation's delivery log.
+
+Specs hold Apprise URLs and webhook secrets, so reading them needs `automations:read`
+(operators and admins), as blocks do; changing them needs `automations:manage` (admins).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, field_validator
+from sqlalchemy.exc import IntegrityError
+
+from inloop.automations import AutomationFile
+from inloop.bounds import Text
+from inloop.server.api.deps import actor, get_db
+from inloop.server.api.params import Name
+from inloop.server.api.responses import errors
+from inloop.server.database.engine import Database
+from inloop.server.database.schema import UUID_LEN
+from inloop.server.errors import Conflict
+from inloop.server.permissions import require
+from inloop.server.store import automations as store
+
+router = APIRouter(tags=["automations"])
+
+
+class Automation(BaseModel):
+    id: str
+    name: str
+    enabled: bool
+    # The spec as applied (see inloop.automations.AutomationSpec), `enabled` kept in step.
+    spec: dict[str, Any]
+    created: datetime
+    updated: datetime
+
+
+class Applied(BaseModel):
+    name: str
+    outcome: Literal["created", "updated", "unchanged"]
+    automation: Automation
+
+
+class AutomationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null: send true to switch it on, false to switch it off")
+        return value
+
+
+class Attempt(BaseModel):
+    started: datetime
+    duration_ms: int
+    ok: bool
+    error: str | None
+
+
+class Delivery(BaseModel):
+    id: str
+    event_id: int | None
+    event_kind: str
+    flow_run_id: str | None
+    flow_run_name: str | None
+    # 0: when the event happened (or `after` it), 1..n: the n-th reminder, -1: the escalation.
+    stage: int
+    action_index: int
+    target_index: int
+    # The action's type in the current spec; None when the spec has changed since.
+    action: str | None
+    status: str
+    due: datetime
+    attempt_count: int
+    last_error: str | None
+    created: datetime
+    finished: datetime | None
+    # The latest tries first (at most store.MAX_ATTEMPTS_SHOWN of them).
+    attempts: list[Attempt]
+
+
+@router.put(
+    "/automations", responses=errors(409, 422), dependencies=[require("automations:manage")]
+)
+async def apply_automations(
+    body: AutomationFile, who: str = Depends(actor), db: Database = Depends(get_db)
+) -> list[Applied]:
+    """Create or replace each automation by name, all in one transaction: a file with one bad
+    spec is refused whole (422 naming the field) and changes nothing."""
+    try:
+        async with db.transaction() as tx:
+            results = await store.apply_specs(tx, list(body.automations), who)
+    except IntegrityError:
+        # Only the unique name can break: another request created one of these meanwhile.
+        raise Conflict(
+            "another request created one of these automations at the same time; nothing was "
+            "applied: apply the file again"
+        ) from None
+    return [
+        Applied(name=automation["name"], outcome=outcome, automation=Automation(**automation))
+        for outcome, automation in results
+    ]
+
+
+@router.get("/automations", dependencies=[require("automations:read")])
+async def list_automations(db: Database = Depends(get_db)) -> list[Automation]:
+    async with db.read() as conn:
+        return [Automation(**found) for found in await store.list_automations(conn)]
+
+
+@router.get(
+    "/automations/{name}", responses=errors(404), dependencies=[require("automations:read")]
+)
+async def read_automation(name: Name, db: Database = Depends(get_db)) -> Automation:
+    async with db.read() as conn:
+        return Automation(**await store.require_automation(conn, name))
+
+
+@router.patch(
+    "/automations/{name}",
+    responses=errors(404, 422),
+    dependencies=[require("automations:manage")],
+)
+async def update_automation(
+    name: Name,
+    body: AutomationUpdate,
+    who: str = Depends(actor),
+    db: Database = Depends(get_db),
+) -> Automation:
+    """Switch an automation on or off. Off: new events plan no deliveries for it."""
+    async with db.transaction() as tx:
+        return Automation(**await store.set_enabled(tx, name, body.enabled, who))
+
+
+@router.delete(
+    "/automations/{name}", responses=errors(404), dependencies=[require("automations:manage")]
+)
+async def delete_automation(
+    name: Name, who: str = Depends(actor), db: Database = Depends(get_db)
+) -> Automation:
+    """Delete an automation with its delivery log; answers the automation as it was."""
+    async with db.transaction() as tx:
+        return Automation(**await store.delete_automation(tx, name, who))
+
+
+@router.get(
+    "/automations/{name}/deliveries",
+    responses=errors(404, 422),
+    dependencies=[require("automations:read")],
+)
+async def read_deliveries(
+    name: Name,
+    status: Annotated[
+        Literal["pending", "delivered", "failed", "skipped"] | None, Query()
+    ] = None,
+    before: Annotated[
+        Text | None,
+        Query(max_length=UUID_LEN, description="The id of the last delivery of the previous page."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=store.MAX_DELIVERY_PAGE)] = 50,
+    db: Database = Depends(get_db),
+) -> list[Delivery]:
+    """One automation's deliveries, newest first, each with its latest attempts."""
+    async with db.read() as conn:
+        found = await store.list_deliveries(
+            conn, name, status=status, before=before, limit=limit
+        )
+    return [Delivery(**delivery) for delivery in found]
