@@ -23,6 +23,7 @@ __all__ = [
     "flows",
     "logs",
     "metadata",
+    "resume_links",
     "server_secrets",
     "sessions",
     "task_run_results",
@@ -290,4 +291,28 @@ events = sa.Table(
     sa.Index("ix_events_actor_id", "actor", "id"),
     # SQLite: never hand out an id again, even after the newest rows are pruned.
     sqlite_autoincrement=True,
+)
+
+# Signed resume links (DESIGN section 3): the token a recipient holds is this row's id signed
+# with the server's key; the row holds what the token cannot: which pause it answers, until
+# when, and whether (and when, and from where) it was used. Single-use: `used_at` is set in the
+# transaction that resumes the run.
+resume_links = sa.Table(
+    "resume_links",
+    metadata,
+    sa.Column("id", sa.String(UUID_LEN), primary_key=True),
+    sa.Column(
+        "flow_run_id",
+        sa.String(UUID_LEN),
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("pause_key", sa.String(200), nullable=False),
+    sa.Column("recipient", sa.String(300), nullable=False),
+    sa.Column("created_by", sa.String(300), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Column("used_from", sa.String(100), nullable=True),
+    sa.Index("ix_resume_links_flow_run_id", "flow_run_id"),
 )
