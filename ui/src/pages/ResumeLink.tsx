@@ -24,7 +24,8 @@ function Closed({ link }: { link: ResumeLink }) {
       <p data-testid="link-closed-when">
         <strong>{when}</strong>
       </p>
-      <p>{link.message}</p>
+      {/* Used and expired say it all above; superseded has several reasons, the server's says which. */}
+      {status === 'superseded' && <p>{link.message}</p>}
       <p className="muted">
         Sent to {link.recipient} for run <strong>{link.run.name}</strong> (flow {link.run.flow_name}), which is now{' '}
         <StateBadge type={link.run.state.type} name={link.run.state.name} />. If you still need to answer, ask the
