@@ -16,15 +16,18 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from itsdangerous import URLSafeSerializer
 from pydantic import Field
+from sqlalchemy.ext.asyncio import create_async_engine
 
 import inloop
 from inloop import get_client
 from inloop.flow_runs import create_resume_link
 from inloop.input import RunInput
 from inloop.schemas import StateType
-from inloop.server.database.engine import Database
+from inloop.server.database.engine import MIGRATIONS, Database
 from inloop.server.database.schema import resume_links, utcnow
 
 RECIPIENT = "alice@example.com"
@@ -359,3 +362,40 @@ def test_two_concurrent_uses_of_one_link_exactly_one_wins(server: Any, api) -> N
         assert len(used) == 1
         history = api.get(f"/flow_runs/{run.id}/states").json()
         assert [s["type"] for s in history].count("RUNNING") == 2  # started, resumed once
+
+
+# --- an existing database ----------------------------------------------------------------------
+
+
+def test_a_database_from_before_links_upgrades_and_its_paused_run_gets_a_link(
+    fresh_server: Any,
+) -> None:
+    with httpx.Client(base_url=fresh_server.api_url, timeout=30) as http:
+        run = http.post("/flow_runs", json={"flow_name": "old", "state": "RUNNING"}).json()
+        paused = http.post(f"/flow_runs/{run['id']}/pause", json={"key": "paused-1"})
+        assert paused.status_code == 200, paused.text
+    fresh_server.stop()
+
+    async def downgrade_to_before_links() -> None:
+        def work(conn: sa.Connection) -> None:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0006")
+
+        engine = create_async_engine(database_url(fresh_server))
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(work)
+                tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+            assert "resume_links" not in tables
+        finally:
+            await engine.dispose()
+
+    asyncio.run(downgrade_to_before_links())
+    fresh_server.start()  # migrates to head: 0009 creates the table
+    with httpx.Client(base_url=fresh_server.api_url, timeout=30) as http:
+        created = http.post(f"/flow_runs/{run['id']}/links", json={"recipient": "old@example.com"})
+        assert created.status_code == 201, created.text
+        used = http.post(f"/links/{token_of(created.json()['url'])}", json={})
+        assert used.status_code == 200, used.text
