@@ -57,7 +57,7 @@ PUBLIC_PATHS = frozenset({"/api/health", "/api/session"})
 # every mode, and it grants the answer to one pause and nothing else. Exactly one path segment
 # of token characters, so no other route (and no route added later) can hide behind it.
 LINK_PATH = re.compile(r"/api/links/[A-Za-z0-9_.\-]+")
-LINK_METHODS = frozenset({"GET", "HEAD", "POST"})
+LINK_METHODS = frozenset({"GET", "POST"})
 
 
 @dataclass(frozen=True)
