@@ -16,6 +16,7 @@ __all__ = [
     "FlowRunContext",
     "RunInput",
     "__version__",
+    "create_resume_link",
     "flow",
     "get_client",
     "get_run_context",
@@ -37,13 +38,19 @@ _EXPORTS = {
     "pause_flow_run": "inloop.flow_runs",
     "suspend_flow_run": "inloop.flow_runs",
     "resume_flow_run": "inloop.flow_runs",
+    "create_resume_link": "inloop.flow_runs",
     "RunInput": "inloop.input.run_input",
 }
 
 if TYPE_CHECKING:
     from inloop.client import get_client
     from inloop.context import FlowRunContext, get_run_context
-    from inloop.flow_runs import pause_flow_run, resume_flow_run, suspend_flow_run
+    from inloop.flow_runs import (
+        create_resume_link,
+        pause_flow_run,
+        resume_flow_run,
+        suspend_flow_run,
+    )
     from inloop.flows import Flow, flow
     from inloop.input.run_input import RunInput
     from inloop.logging import get_run_logger

@@ -1,4 +1,4 @@
-"""The people side of the client: users, API tokens and the event log.
+"""The people side of the client: users, API tokens, resume links and the event log.
 
 A mixin of `InloopClient` (kept apart so client.py stays about runs and inputs); every method
 goes through the client's one `_send`, so retries and errors behave the same everywhere.
@@ -21,7 +21,7 @@ LONG_POLL_SLACK = 15.0
 
 
 class PeopleMethods:
-    """Users, tokens and events; needs the host class's `_send`."""
+    """Users, tokens, resume links and events; needs the host class's `_send`."""
 
     _send: Callable[..., Awaitable[Any]]  # InloopClient's one way to the server
 
@@ -69,6 +69,20 @@ class PeopleMethods:
     @dual
     async def revoke_token(self, token_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self._send("DELETE", f"/tokens/{token_id}")
+        return result
+
+    # --- signed resume links ----------------------------------------------------------------
+    @dual
+    async def create_resume_link(
+        self, flow_run_id: UUID | str, recipient: str, expires_in: float | None = None
+    ) -> dict[str, Any]:
+        """A link that answers the run's current pause once: {id, url, expires_at, ...}."""
+        body: dict[str, Any] = {"recipient": recipient}
+        if expires_in is not None:
+            body["expires_in"] = int(expires_in)
+        result: dict[str, Any] = await self._send(
+            "POST", f"/flow_runs/{flow_run_id}/links", json=body
+        )
         return result
 
     # --- events --------------------------------------------------------------------------------

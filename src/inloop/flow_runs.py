@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 import uuid
+from datetime import timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -42,9 +43,12 @@ __all__ = [
     "FlowRunNotRunning",
     "InvalidResumeInput",
     "PausedRunTimeout",
+    "acreate_resume_link",
     "apause_flow_run",
     "aresume_flow_run",
     "asuspend_flow_run",
+    "create_resume_link",
+    "create_resume_link_async",
     "pause_flow_run",
     "pause_flow_run_async",
     "resume_flow_run",
@@ -404,12 +408,34 @@ async def resume_flow_run(
     return FlowRun.model_validate(found)
 
 
+@dual
+async def create_resume_link(
+    flow_run_id: UUID | str,
+    *,
+    recipient: str,
+    expires_in: float | timedelta | None = None,
+) -> str:
+    """A signed link (a URL) that lets `recipient` answer the run's current pause, once.
+
+    Opened in a browser it shows the pause's form; a mail scanner or link preview that fetches
+    it changes nothing. The link works until it is used, until `expires_in` (seconds or a
+    timedelta; the server's default is 7 days, at most 90), or until the run stops waiting on
+    this pause, whichever comes first. The answer is recorded as given by `link:<recipient>`.
+    """
+    seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
+    link = await get_client().create_resume_link(flow_run_id, recipient, seconds)
+    url: str = link["url"]
+    return url
+
+
 # Explicit async twins (see inloop._dual): coroutine functions wherever they are called.
 pause_flow_run_async = async_twin(pause_flow_run)
 suspend_flow_run_async = async_twin(suspend_flow_run)
 resume_flow_run_async = async_twin(resume_flow_run)
+create_resume_link_async = async_twin(create_resume_link)
 # The same twins under the reference's names.
 apause_flow_run = pause_flow_run_async
 asuspend_flow_run = suspend_flow_run_async
 aresume_flow_run = resume_flow_run_async
+acreate_resume_link = create_resume_link_async
 

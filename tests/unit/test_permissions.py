@@ -9,6 +9,7 @@ from inloop.server.api import (
     flow_runs,
     inbox,
     inputs,
+    links,
     logs,
     session,
     task_results,
@@ -17,14 +18,15 @@ from inloop.server.api import (
 from inloop.server.permissions import PERMISSIONS
 from inloop.server.store.users import ROLES
 
-# Answered to anyone the middleware let through: liveness, and sign-in itself.
+# Answered to anyone the middleware let through: liveness, sign-in itself, and a signed resume
+# link (its token is the credential).
 OPEN_ROUTES = {("GET", "/health"), ("GET", "/session"), ("POST", "/session"),
-               ("DELETE", "/session")}
+               ("DELETE", "/session"), ("GET", "/links/{token}"), ("POST", "/links/{token}")}
 
 
 def test_every_route_requires_exactly_one_permission() -> None:
     unguarded = []
-    for module in (automations, blocks, deployments, flow_runs, inbox, inputs, logs, session,
+    for module in (automations, blocks, deployments, flow_runs, inbox, inputs, links, logs, session,
                    task_results, users):
         for route in module.router.routes:
             for method in route.methods:  # type: ignore[attr-defined]

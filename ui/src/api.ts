@@ -184,6 +184,21 @@ export interface EventFilters {
   limit: number;
 }
 
+/** A signed resume link as its page shows it (GET /api/links/<token>). */
+export interface ResumeLink {
+  id: string;
+  status: 'open' | 'used' | 'superseded' | 'expired';
+  message: string;
+  at: string | null;
+  recipient: string;
+  pause_key: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+  run: { id: string; name: string; flow_name: string; state: { type: StateType; name: string } };
+  pause: { key: string; schema: JsonObject | null; description: string | null; deadline: string | null; reschedule: boolean } | null;
+}
+
 export interface ValidationIssue {
   loc: (string | number)[];
   msg: string;
@@ -194,6 +209,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly detail: unknown,
+    /** The whole answer, for errors that carry more than `detail` (a closed resume link). */
+    readonly body: unknown = null,
   ) {
     super(typeof detail === 'string' ? detail : `request failed with status ${status}`);
   }
@@ -352,7 +369,7 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
         payload && typeof payload === 'object' && 'detail' in payload
           ? (payload as { detail: unknown }).detail
           : payload || response.statusText;
-      throw new ApiError(response.status, detail);
+      throw new ApiError(response.status, detail, payload);
     }
     return payload as T;
   }
@@ -387,6 +404,10 @@ export const api = {
   inboxCount: (signal?: AbortSignal) => request<{ count: number }>('/inbox/count', { signal }),
   events: (filters: EventFilters, signal?: AbortSignal) =>
     request<AuditEvent[]>(`/events${query({ ...filters, order: 'desc' })}`, { signal }),
+  // The token is the credential: these two need no key and no sign-in.
+  link: (token: string, signal?: AbortSignal) => request<ResumeLink>(`/links/${encodeURIComponent(token)}`, { signal }),
+  answerLink: (token: string, runInput: Json | null) =>
+    request<FlowRun>(`/links/${encodeURIComponent(token)}`, { method: 'POST', body: { run_input: runInput } }),
   deployments: (signal?: AbortSignal) => request<Deployment[]>('/deployments', { signal }),
   runDeployment: (fullName: string, parameters: JsonObject) => {
     const [flow, ...rest] = fullName.split('/');

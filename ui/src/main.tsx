@@ -9,6 +9,7 @@ import { AutomationLog, Automations } from './pages/Automations';
 import Deployments from './pages/Deployments';
 import Inbox, { preloadInbox } from './pages/Inbox';
 import Resume from './pages/Resume';
+import ResumeLinkPage from './pages/ResumeLink';
 import Run from './pages/Run';
 import Runs from './pages/Runs';
 import { Link, useLocation, useTitle } from './router';
@@ -84,8 +85,19 @@ function Routes({ url }: { url: URL }) {
   return <NotFound />;
 }
 
+/** A signed resume link's path: its page stands alone (the recipient may have no account). */
+const LINK_PATH = /^\/r\/([^/]+)\/?$/;
+
 function App() {
   const url = useLocation();
+  const link = url.pathname.match(LINK_PATH);
+  if (link) {
+    return (
+      <main id="main">
+        <ResumeLinkPage token={decodeURIComponent(link[1])} />
+      </main>
+    );
+  }
   return (
     <>
       <a className="skip-link" href="#main">

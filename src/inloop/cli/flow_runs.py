@@ -1,4 +1,4 @@
-"""`inloop flow-run ...`: list, inspect, follow logs, cancel and resume flow runs."""
+"""`inloop flow-run ...`: list, inspect, follow logs, cancel, resume and link flow runs."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from rich.text import Text
 from inloop.cli._output import (
     UserError,
     console,
+    err_console,
     first_line,
     format_time,
     relative,
@@ -248,6 +249,39 @@ def resume(
         else:
             run = _prompt_and_resume(client, flow_run_id, pause)
     _report_resumed(client, run)
+
+
+@app.command()
+def link(
+    flow_run_id: RunId,
+    recipient: Annotated[
+        str,
+        typer.Option(
+            help="Who the link is for (an address or a name); the answer is recorded as "
+            "given by link:<recipient>.",
+            show_default=False,
+        ),
+    ],
+    expires: Annotated[
+        str, typer.Option(help="How long the link works: 30m, 12h, 2d, 1w (at most 90d).")
+    ] = "7d",
+) -> None:
+    """Print a signed link that lets RECIPIENT answer the run's current pause, once."""
+    from inloop.cli.users import parse_duration
+    from inloop.client import get_client
+
+    seconds = parse_duration(expires)
+    if seconds is None:
+        raise UserError(f"--expires {expires!r}: a resume link always expires; give e.g. 2d")
+    client = get_client()
+    found = client.create_resume_link(resolve_run_id(client, flow_run_id), recipient, seconds)
+    # The URL alone on stdout, so `inloop flow-run link ... | mail` or $(...) works.
+    print(found["url"])
+    until = datetime.fromisoformat(found["expires_at"])
+    err_console().print(
+        f"[dim]for {escape(found['recipient'])}, answers pause {escape(found['pause_key'])} "
+        f"once; expires {format_time(until)}[/]"
+    )
 
 
 def _report_resumed(client: InloopClient, run: FlowRun) -> None:

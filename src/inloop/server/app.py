@@ -27,6 +27,7 @@ from inloop.server.api import (
     flow_runs,
     inbox,
     inputs,
+    links,
     logs,
     session,
     task_results,
@@ -36,6 +37,7 @@ from inloop.server.api.responses import AUTH_ERROR
 from inloop.server.database.engine import Database
 from inloop.server.errors import ServerError
 from inloop.server.identity import Identity, IdentityMiddleware
+from inloop.server.link_tokens import LinkTokens
 from inloop.server.middleware import (
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with db.transaction() as tx:
             signing_key = await secrets.get_or_create_secret(tx, secrets.SIGNING_KEY)
         app.state.run_tokens = RunTokens(signing_key)
+        # One key, two salts: a run token is never a valid link, nor the other way round.
+        app.state.link_tokens = LinkTokens(signing_key)
         app.state.started_at = time.monotonic()
         app.state.identity = Identity(db, settings.api_key, app.state.run_tokens)
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
@@ -140,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = AUTH_ERROR if settings.api_key else None
     routers = (
         inputs, flow_runs, logs, task_results, cursors, blocks, deployments, inbox, events,
-        session, users, automations,
+        session, users, automations, links,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api", responses=auth)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -52,6 +53,11 @@ NO_USERS_RECHECK_SECONDS = 2.0
 # Answered without credentials in users mode: the liveness probe, and sign-in itself. (A
 # shared-key server keeps asking for its key on every path, as it always has.)
 PUBLIC_PATHS = frozenset({"/api/health", "/api/session"})
+# A signed resume link, read (GET) or used (POST): the token in the path is the credential, in
+# every mode, and it grants the answer to one pause and nothing else. Exactly one path segment
+# of token characters, so no other route (and no route added later) can hide behind it.
+LINK_PATH = re.compile(r"/api/links/[A-Za-z0-9_.\-]+")
+LINK_METHODS = frozenset({"GET", "POST"})
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,10 @@ class IdentityMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or not (path == "/api" or path.startswith("/api/")):
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in LINK_METHODS and LINK_PATH.fullmatch(path):
+            # No principal: the link route records its own actor, `link:<recipient>`.
             await self.app(scope, receive, send)
             return
         identity: Identity = scope["app"].state.identity

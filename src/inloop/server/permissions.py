@@ -25,6 +25,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "runs:heartbeat": ("worker", "admin"),
     "runs:cancel": ("operator", "admin"),
     "runs:resume": ("responder", "operator", "admin"),
+    # A resume link lets whoever holds it answer a pause without an account: only for roles
+    # that may hand out that power.
+    "links:create": ("operator", "admin"),
     "inputs:send": ("responder", "operator", "worker", "admin"),
     "logs:write": ("worker", "admin"),
     "task_results:write": ("worker", "admin"),

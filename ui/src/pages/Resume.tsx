@@ -10,7 +10,7 @@ import { isWaiting } from './Run';
 const SchemaForm = lazy(() => import('../components/SchemaForm'));
 
 /** A pause without an input type: resuming needs only a click. */
-function PlainResume({ onSubmit }: { onSubmit: (data: Json) => Promise<void> }) {
+export function PlainResume({ onSubmit }: { onSubmit: (data: Json) => Promise<void> }) {
   const [busy, setBusy] = useState(false);
   const [failure, setFailure] = useState<string | null>(null);
   const submit = async (event: FormEvent) => {

@@ -20,12 +20,13 @@ from inloop.schemas import (
     State,
     StateType,
 )
+from inloop.server.api import resuming
 from inloop.server.api.deps import actor, get_db, paused_grace, remote_address, run_tokens
 from inloop.server.api.fast_json import json_response
 from inloop.server.api.params import Cursor, Offset, RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
-from inloop.server.errors import Conflict, Invalid, NotFound
+from inloop.server.errors import Conflict, NotFound
 from inloop.server.permissions import require
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import pauses, runs
@@ -278,25 +279,6 @@ async def resume(
     db: Database = Depends(get_db),
 ) -> FlowRun:
     run_input = body.run_input if body is not None else None
-    try:
-        async with db.transaction() as tx:
-            run = await pauses.resume_run(
-                tx, flow_run_id, run_input, who, grace, remote=remote
-            )
-    except Invalid as exc:
-        # The resume rolled back; the refusal is still worth an event (an automation may tell
-        # the person), written on its own.
-        if isinstance(exc.detail, list):
-            async with db.transaction() as tx:
-                await pauses.record_rejected_resume(
-                    tx, flow_run_id, exc.detail, actor=who, remote=remote
-                )
-        raise
-    # A resume never crashes a run, unless the process waiting on the pause was gone: the
-    # crash is committed, and the answer refused, since nothing would ever read it.
-    if run.state.type is StateType.CRASHED:
-        raise Conflict(
-            f"flow run '{run.name}' can no longer be resumed: {run.state.message}; "
-            "the answer was not stored. Start a new run to ask again"
-        )
-    return run
+    return await resuming.resume(
+        db, flow_run_id, run_input, actor=who, grace=grace, remote=remote
+    )

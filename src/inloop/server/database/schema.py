@@ -14,6 +14,9 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "api_tokens",
+    "automation_attempts",
+    "automation_deliveries",
+    "automations",
     "blocks",
     "deployments",
     "events",
@@ -24,6 +27,7 @@ __all__ = [
     "logs",
     "metadata",
     "receive_cursors",
+    "resume_links",
     "server_secrets",
     "sessions",
     "task_run_results",
@@ -258,6 +262,9 @@ users = sa.Table(
 # (nothing to brute-force); the secret itself is shown once, at creation.
 api_tokens = sa.Table(
     "api_tokens",
+    "automation_attempts",
+    "automation_deliveries",
+    "automations",
     metadata,
     sa.Column("id", sa.String(UUID_LEN), primary_key=True),
     sa.Column(
@@ -375,4 +382,26 @@ automation_attempts = sa.Table(
     sa.Column("ok", sa.Boolean(), nullable=False),
     sa.Column("error", sa.Text(), nullable=True),
     sa.Index("ix_automation_attempts_delivery_id", "delivery_id"),
+# Signed resume links (DESIGN section 3): the token a recipient holds is this row's id signed
+# with the server's key; the row holds what the token cannot: which pause it answers, until
+# when, and whether (and when, and from where) it was used. Single-use: `used_at` is set in the
+# transaction that resumes the run.
+resume_links = sa.Table(
+    "resume_links",
+    metadata,
+    sa.Column("id", sa.String(UUID_LEN), primary_key=True),
+    sa.Column(
+        "flow_run_id",
+        sa.String(UUID_LEN),
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("pause_key", sa.String(200), nullable=False),
+    sa.Column("recipient", sa.String(300), nullable=False),
+    sa.Column("created_by", sa.String(300), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime(), nullable=True),
+    sa.Column("used_from", sa.String(100), nullable=True),
+    sa.Index("ix_resume_links_flow_run_id", "flow_run_id"),
 )

@@ -1,0 +1,196 @@
+"""Signed resume links: create one for a paused run; read and use one with only its token.
+
+`GET /api/links/<token>` and `POST /api/links/<token>` need no other credential (the
+identity middleware lets exactly these two through): the token is the credential, and it grants
+one thing, the answer to the one pause it was made for. The GET changes nothing, so mail
+scanners and link previews that fetch it cannot use a link up.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from inloop.bounds import Text
+from inloop.schemas import FlowRun, ResumeRequest
+from inloop.server.api import resuming
+from inloop.server.api.deps import actor, get_db, paused_grace, remote_address
+from inloop.server.api.fast_json import json_response
+from inloop.server.api.params import RunId
+from inloop.server.api.responses import errors
+from inloop.server.database.engine import Database
+from inloop.server.errors import NotFound
+from inloop.server.link_tokens import LinkTokens
+from inloop.server.permissions import require
+from inloop.server.store import links
+
+__all__ = ["DEFAULT_EXPIRES_SECONDS", "MAX_EXPIRES_SECONDS", "router"]
+
+router = APIRouter(tags=["resume links"])
+
+DEFAULT_EXPIRES_SECONDS = 7 * 24 * 3600
+MAX_EXPIRES_SECONDS = 90 * 24 * 3600
+MIN_EXPIRES_SECONDS = 60
+
+
+class LinkCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Who the link is for (an address, a name): recorded as the actor `link:<recipient>`.
+    recipient: Text = Field(
+        min_length=1, max_length=300, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+    )
+    # Seconds from now until the link stops working.
+    expires_in: int = Field(
+        default=DEFAULT_EXPIRES_SECONDS, ge=MIN_EXPIRES_SECONDS, le=MAX_EXPIRES_SECONDS
+    )
+
+
+class CreatedLink(BaseModel):
+    id: str
+    url: str
+    flow_run_id: str
+    pause_key: str
+    recipient: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class LinkRun(BaseModel):
+    id: str
+    name: str
+    flow_name: str
+    state: dict[str, Any]
+
+
+class LinkPause(BaseModel):
+    key: str
+    schema_: Any = Field(default=None, alias="schema", serialization_alias="schema")
+    description: str | None = None
+    deadline: datetime | None = None
+    reschedule: bool = False
+
+
+class LinkView(BaseModel):
+    """What the link page shows. `status` is open, used, superseded or expired; `at` is when
+    a closed link closed, `message` says why; `pause` is given only while the link is open."""
+
+    id: str
+    status: str
+    message: str
+    at: datetime | None
+    recipient: str
+    pause_key: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    run: LinkRun
+    pause: LinkPause | None
+
+
+async def link_tokens(request: Request) -> LinkTokens:
+    tokens: LinkTokens = request.app.state.link_tokens
+    return tokens
+
+
+def _link_id(tokens: LinkTokens, token: str) -> str:
+    link_id = tokens.read(token)
+    if link_id is None:
+        raise NotFound(
+            "this is not a valid inloop resume link: this server did not sign it (it may have "
+            "been cut short when copied, or made by another server). Open the full link from "
+            "the message, or ask its sender for a new one."
+        )
+    return link_id
+
+
+def _base_url(request: Request) -> str:
+    """Where links point: INLOOP_UI_URL when set (behind a proxy), else this server's own URL."""
+    configured: str | None = request.app.state.settings.ui_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+@router.post(
+    "/flow_runs/{flow_run_id}/links", status_code=201, responses=errors(404, 409, 422),
+    dependencies=[require("links:create")],
+)
+async def create_link(
+    flow_run_id: RunId,
+    body: LinkCreate,
+    request: Request,
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
+    tokens: LinkTokens = Depends(link_tokens),
+    db: Database = Depends(get_db),
+) -> CreatedLink:
+    """A signed link that answers the run's current pause once, for `recipient`."""
+    async with db.transaction() as tx:
+        link = await links.create_link(
+            tx,
+            flow_run_id,
+            recipient=body.recipient.strip(),
+            expires_in=body.expires_in,
+            created_by=who,
+            remote=remote,
+        )
+    return CreatedLink(
+        id=link.id,
+        url=f"{_base_url(request)}/r/{tokens.mint(link.id)}",
+        flow_run_id=link.flow_run_id,
+        pause_key=link.pause_key,
+        recipient=link.recipient,
+        created_at=link.created_at,
+        expires_at=link.expires_at,
+    )
+
+
+@router.get("/links/{token}", responses=errors(404))
+async def read_link(
+    token: str,
+    tokens: LinkTokens = Depends(link_tokens),
+    db: Database = Depends(get_db),
+) -> LinkView:
+    """The link's run and pause (while open), or why and since when it no longer works."""
+    link_id = _link_id(tokens, token)
+    async with db.read() as conn:
+        link = await links.read_link(conn, link_id)
+        return LinkView.model_validate(await links.describe(conn, link))
+
+
+@router.post(
+    "/links/{token}", response_model=FlowRun, responses=errors(404, 409, 413, 422)
+)
+async def use_link(
+    token: str,
+    # Optional, like /resume: a bodiless POST answers with the pause's defaults.
+    body: ResumeRequest | None = None,
+    grace: float | None = Depends(paused_grace),
+    remote: str | None = Depends(remote_address),
+    tokens: LinkTokens = Depends(link_tokens),
+    db: Database = Depends(get_db),
+) -> Response:
+    """Answer the link's pause; the link is used in the same transaction as the resume.
+
+    A used, superseded or expired link is a 409 whose `link` describes it like the GET does.
+    """
+    link_id = _link_id(tokens, token)
+    async with db.read() as conn:
+        link = await links.read_link(conn, link_id)
+    try:
+        run = await resuming.resume(
+            db,
+            link.flow_run_id,
+            body.run_input if body is not None else None,
+            actor=f"link:{link.recipient}",
+            grace=grace,
+            remote=remote,
+            link_id=link.id,
+        )
+    except links.LinkUnusable as exc:
+        view = LinkView.model_validate(exc.link).model_dump(mode="json", by_alias=True)
+        return JSONResponse({"detail": exc.detail, "link": view}, status_code=409)
+    return json_response(run, FlowRun)

@@ -1,0 +1,60 @@
+"""The one way the API resumes a run, whoever answers: a person, a script, or a signed link.
+
+Every resume goes through `resume()`, with the actor it is recorded under, so a rule about who
+may answer a pause belongs here, once, for every path. A link's use is claimed in the same
+transaction as the resume it makes, so the two commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inloop.schemas import FlowRun, StateType
+from inloop.server.database.engine import Database
+from inloop.server.errors import Conflict, Invalid
+from inloop.server.store import links, pauses
+
+__all__ = ["resume"]
+
+
+async def resume(
+    db: Database,
+    flow_run_id: str,
+    run_input: dict[str, Any] | None,
+    *,
+    actor: str,
+    grace: float | None,
+    remote: str | None,
+    link_id: str | None = None,
+) -> FlowRun:
+    """Resume the run as `actor`; with `link_id` (a link of this run), only if that link can
+    still answer, and use it up.
+
+    Refusals: 409 when the run is not waiting (or, with a link, when the link was used,
+    superseded or expired: `links.LinkUnusable`), 422 when the schema refuses the answer (the
+    refusal is recorded as an event; a link stays usable, so a typo does not burn it).
+    """
+    try:
+        async with db.transaction() as tx:
+            # The link first: a second use of it waits here for the first to commit.
+            link = await links.claim(tx, link_id, flow_run_id) if link_id is not None else None
+            run = await pauses.resume_run(tx, flow_run_id, run_input, actor, grace, remote=remote)
+            if link is not None and run.state.type is not StateType.CRASHED:
+                await links.mark_used(tx, link, remote=remote)
+    except Invalid as exc:
+        # The resume rolled back; the refusal is still worth an event (an automation may tell
+        # the person), written on its own.
+        if isinstance(exc.detail, list):
+            async with db.transaction() as tx:
+                await pauses.record_rejected_resume(
+                    tx, flow_run_id, exc.detail, actor=actor, remote=remote
+                )
+        raise
+    # A resume never crashes a run, unless the process waiting on the pause was gone: the
+    # crash is committed, and the answer refused, since nothing would ever read it.
+    if run.state.type is StateType.CRASHED:
+        raise Conflict(
+            f"flow run '{run.name}' can no longer be resumed: {run.state.message}; "
+            "the answer was not stored. Start a new run to ask again"
+        )
+    return run

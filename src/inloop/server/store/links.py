@@ -1,0 +1,214 @@
+"""Signed resume links: the rows behind them, and whether a link can still answer its pause.
+
+A link answers exactly one pause (the run's pause key when it was made), until it expires, once.
+Its state is judged from its row and the run's, never from the token: `status()` says why a
+link can no longer be used (used, superseded, expired) and when that happened. Using a link is
+`claim()` (the row locked, so two uses queue and the second sees the first) followed, in the same
+transaction, by the resume and `mark_used()`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from inloop.schemas import FINAL_STATES, WAITING_STATES, FlowRun, StateType
+from inloop.server.database.engine import Connection, Tx
+from inloop.server.database.schema import resume_links, utcnow
+from inloop.server.errors import Conflict, NotFound
+from inloop.server.store import events, inputs, runs
+
+__all__ = [
+    "LinkUnusable",
+    "claim",
+    "create_link",
+    "describe",
+    "mark_used",
+    "read_link",
+]
+
+class LinkUnusable(Conflict):
+    """409: the link was used, superseded or expired; `link` describes it, for the page."""
+
+    def __init__(self, link: dict[str, Any]) -> None:
+        super().__init__(link["message"])
+        self.link = link
+
+
+async def create_link(
+    tx: Tx,
+    run_id: str,
+    *,
+    recipient: str,
+    expires_in: float,
+    created_by: str | None,
+    remote: str | None = None,
+) -> Any:
+    """A new link for the run's current pause; 409 when the run is not waiting on one."""
+    run = await runs.lock_run(tx, run_id)
+    if StateType(run.state_type) not in WAITING_STATES or run.pause_key is None:
+        raise Conflict(
+            f"flow run '{run.name}' is not paused (state: {run.state_name}); a resume link "
+            "answers a pause, so create it while the run waits for input"
+        )
+    now = utcnow()
+    values = {
+        "id": str(uuid.uuid4()),
+        "flow_run_id": run_id,
+        "pause_key": run.pause_key,
+        "recipient": recipient,
+        "created_by": created_by,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=expires_in),
+    }
+    await tx.execute(resume_links.insert().values(**values))
+    await events.record(
+        tx,
+        "link.created",
+        actor=created_by,
+        flow_run_id=run_id,
+        remote=remote,
+        details={
+            "link_id": values["id"],
+            "recipient": recipient,
+            "pause_key": run.pause_key,
+            "expires_at": values["expires_at"].isoformat(),
+        },
+    )
+    return await read_link(tx, values["id"])
+
+
+async def read_link(conn: Connection, link_id: str) -> Any:
+    row = (
+        await conn.execute(sa.select(resume_links).where(resume_links.c.id == link_id))
+    ).first()
+    if row is None:
+        # Signed by this server, yet gone: its run was deleted (the rows cascade).
+        raise NotFound("this link's flow run no longer exists; ask for a new link")
+    return row
+
+
+async def describe(conn: Connection, link: Any) -> dict[str, Any]:
+    """What the link page shows: the run, and either the open pause or why the link is closed."""
+    run = await runs.require_run(conn, link.flow_run_id)
+    answered = await inputs.read_input(conn, link.flow_run_id, f"{link.pause_key}-response")
+    status, message, at = _status(link, run, answered.created if answered else None, utcnow())
+    found: dict[str, Any] = {
+        "id": link.id,
+        "status": status,
+        "message": message,
+        "at": at,
+        "recipient": link.recipient,
+        "pause_key": link.pause_key,
+        "created_at": link.created_at,
+        "expires_at": link.expires_at,
+        "used_at": link.used_at,
+        "run": {
+            "id": str(run.id),
+            "name": run.name,
+            "flow_name": run.flow_name,
+            "state": {"type": run.state.type, "name": run.state.name},
+        },
+        "pause": None,
+    }
+    if status == "open":
+        schema = await inputs.read_input(conn, link.flow_run_id, f"{link.pause_key}-schema")
+        description = await inputs.read_input(
+            conn, link.flow_run_id, f"{link.pause_key}-description"
+        )
+        pause = run.pause
+        found["pause"] = {
+            "key": link.pause_key,
+            "schema": schema.value if schema else None,
+            "description": description.value if description else None,
+            "deadline": pause.deadline if pause else None,
+            "reschedule": pause.reschedule if pause else False,
+        }
+    return found
+
+
+def _status(
+    link: Any, run: FlowRun, answered_at: datetime | None, now: datetime
+) -> tuple[str, str, datetime | None]:
+    """(status, why, when): `open`, or the first of used, superseded, expired that applies.
+
+    Used comes first (it is what the holder most likely did), then superseded (the question is
+    gone, so a new link would not help either), then expired (a new link would).
+    """
+    if link.used_at is not None:
+        return "used", f"This link was already used, at {_iso(link.used_at)}.", link.used_at
+    if answered_at is not None:
+        return (
+            "superseded",
+            f"The run was already answered another way, at {_iso(answered_at)}.",
+            answered_at,
+        )
+    state = run.state
+    if state.type in FINAL_STATES:
+        return (
+            "superseded",
+            f"The run has ended ({state.name}), at {_iso(state.timestamp)}.",
+            state.timestamp,
+        )
+    if state.type not in WAITING_STATES or run.pause is None or run.pause.key != link.pause_key:
+        asks = (
+            f" it now waits on a newer question (pause {run.pause.key!r}); ask for a new link"
+            if run.pause is not None
+            else f" (state: {state.name})"
+        )
+        return (
+            "superseded",
+            f"The run no longer waits on the question this link answers;{asks}.",
+            state.timestamp,
+        )
+    if link.expires_at <= now:
+        return (
+            "expired",
+            f"This link expired at {_iso(link.expires_at)}; ask for a new link.",
+            link.expires_at,
+        )
+    return "open", "This link is ready to answer the run's question.", None
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "an unknown time"
+
+
+async def claim(tx: Tx, link_id: str, flow_run_id: str) -> Any:
+    """The link's row, locked until commit, when it can still answer; LinkUnusable otherwise.
+
+    The lock (FOR UPDATE on PostgreSQL; SQLite's one writer elsewhere) makes a second use of
+    the same link wait for the first to commit, and then see it used.
+    """
+    query = sa.select(resume_links).where(
+        resume_links.c.id == link_id, resume_links.c.flow_run_id == flow_run_id
+    )
+    if tx.dialect.name == "postgresql":
+        query = query.with_for_update()
+    link = (await tx.execute(query)).first()
+    if link is None:
+        raise NotFound("this link's flow run no longer exists; ask for a new link")
+    found = await describe(tx, link)
+    if found["status"] != "open":
+        raise LinkUnusable(found)
+    return link
+
+
+async def mark_used(tx: Tx, link: Any, *, remote: str | None) -> None:
+    now = utcnow()
+    await tx.execute(
+        resume_links.update()
+        .where(resume_links.c.id == link.id)
+        .values(used_at=now, used_from=remote)
+    )
+    await events.record(
+        tx,
+        "link.used",
+        actor=f"link:{link.recipient}",
+        flow_run_id=link.flow_run_id,
+        remote=remote,
+        details={"link_id": link.id, "recipient": link.recipient, "pause_key": link.pause_key},
+    )
