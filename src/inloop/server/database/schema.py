@@ -262,9 +262,6 @@ users = sa.Table(
 # (nothing to brute-force); the secret itself is shown once, at creation.
 api_tokens = sa.Table(
     "api_tokens",
-    "automation_attempts",
-    "automation_deliveries",
-    "automations",
     metadata,
     sa.Column("id", sa.String(UUID_LEN), primary_key=True),
     sa.Column(
@@ -382,6 +379,8 @@ automation_attempts = sa.Table(
     sa.Column("ok", sa.Boolean(), nullable=False),
     sa.Column("error", sa.Text(), nullable=True),
     sa.Index("ix_automation_attempts_delivery_id", "delivery_id"),
+)
+
 # Signed resume links (DESIGN section 3): the token a recipient holds is this row's id signed
 # with the server's key; the row holds what the token cannot: which pause it answers, until
 # when, and whether (and when, and from where) it was used. Single-use: `used_at` is set in the
