@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     # server restart. A server never reached fails fast instead.
     client_retry_seconds: float = 30.0
     logging_level: str = "INFO"
+    # Automations: how deliveries are sent and retried. A failed try is retried after
+    # retry_seconds, doubling up to retry_max_seconds, until max_attempts; then it fails.
+    automation_max_attempts: int = Field(default=8, ge=1, le=100)
+    automation_retry_seconds: float = Field(default=2.0, gt=0)
+    automation_retry_max_seconds: float = Field(default=600.0, gt=0)
+    # One action may take this long (a slow SMTP server, a webhook that hangs).
+    automation_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A claimed delivery is this server's for this long; if the server dies, another claim
+    # retries it afterwards. Keep it above the timeout, or a slow action may be sent twice.
+    automation_lease_seconds: float = Field(default=120.0, gt=0)
+    automation_concurrency: int = Field(default=32, ge=1, le=1000)
+    # The fallback re-check when no wake-up arrives (deliveries due later wake on time).
+    automation_poll_seconds: float = Field(default=5.0, gt=0)
 
     @property
     def resolved_database_url(self) -> str:

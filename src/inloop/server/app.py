@@ -34,6 +34,7 @@ from inloop.server.api import (
     users,
 )
 from inloop.server.api.responses import AUTH_ERROR
+from inloop.server.automations.dispatcher import Dispatcher
 from inloop.server.database.engine import Database
 from inloop.server.errors import ServerError
 from inloop.server.identity import Identity, IdentityMiddleware
@@ -107,9 +108,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.started_at = time.monotonic()
         app.state.identity = Identity(db, settings.api_key, app.state.run_tokens)
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
+        dispatcher = Dispatcher(db, settings)
+        await dispatcher.start()
         try:
             yield
         finally:
+            await dispatcher.stop()
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper

@@ -19,8 +19,10 @@ def serve(
 
     settings = settings or get_settings()
     host = host or settings.server_host
-    # The app answers to the address it is bound to (its Host check), so it must know it.
-    app = create_app(settings.model_copy(update={"server_host": host}))
+    port = port if port is not None else settings.server_port
+    # The app answers to the address it is bound to (its Host check), so it must know it; and
+    # links in notifications point at it unless INLOOP_UI_URL says otherwise.
+    app = create_app(settings.model_copy(update={"server_host": host, "server_port": port}))
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -37,7 +39,7 @@ def serve(
     config = uvicorn.Config(
         app,
         host=host,
-        port=port if port is not None else settings.server_port,
+        port=port,
         log_level="warning",
         # Long-polls are woken at shutdown; do not let a stuck one hold Ctrl-C hostage.
         timeout_graceful_shutdown=3,

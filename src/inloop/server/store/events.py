@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from inloop.schemas import Event
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import events, flow_runs, utcnow
+from inloop.server.store import deliveries
 
 __all__ = ["MAX_PAGE", "TOPIC", "query_events", "record"]
 
@@ -67,10 +68,24 @@ async def record(
 async def _write_pending(tx: Tx) -> None:
     if not tx.events:
         return
+    pending = list(tx.events)
+    tx.events.clear()
+    # The deliveries automations owe these events are worked out first: that reads (and, on
+    # PostgreSQL, key-share locks) the automations, and row locks must come before the
+    # events lock below, never after it.
+    planned = await deliveries.plan(tx, pending)
     if tx.dialect.name == "postgresql":
         await tx.execute(sa.select(sa.func.pg_advisory_xact_lock(EVENTS_LOCK)))
-    await tx.execute(events.insert(), tx.events)
-    tx.events.clear()
+    if not planned:
+        await tx.execute(events.insert(), pending)
+        return
+    # Deliveries point at their event, so these rows are written one by one for their ids;
+    # the event and what it owes commit together.
+    ids = []
+    for event in pending:
+        result = await tx.execute(events.insert().returning(events.c.id), event)
+        ids.append(int(result.scalar_one()))
+    await deliveries.write_planned(tx, planned, ids)
 
 
 _SELECT = sa.select(events, flow_runs.c.name.label("flow_run_name")).select_from(

@@ -1,0 +1,297 @@
+"""Each kind of automation action, done once: notify, webhook, run-deployment, cancel-run,
+resume-with-defaults.
+
+An action either returns (done) or raises ActionFailed, saying whether trying again could help.
+The three actions that change runs go through the same store functions the API uses, with the
+actor `automation:<name>`, so state history and events say who did it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from inloop.automations import (
+    Action,
+    CancelRunAction,
+    NotifyAction,
+    NotifyTarget,
+    ResumeWithDefaultsAction,
+    RunDeploymentAction,
+    WebhookAction,
+)
+from inloop.schemas import FlowRun, StateType
+from inloop.server.automations.templates import TemplateFailed, render, template_context
+from inloop.server.database.engine import Database
+from inloop.server.errors import Conflict, Invalid, NotFound
+from inloop.server.store import deployments, pauses, runs
+from inloop.server.store.deliveries import Delivery
+
+__all__ = ["ActionFailed", "Context", "actor_of", "perform"]
+
+MAX_QUOTED = 300  # of a receiver's answer, in an error
+
+
+class ActionFailed(Exception):
+    """The action did not happen; `retry` says whether trying again later could help."""
+
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
+@dataclass(frozen=True)
+class Context:
+    db: Database
+    http: httpx.AsyncClient
+    ui_url: str
+    timeout: float
+    paused_grace: float | None
+
+
+def actor_of(delivery: Delivery) -> str:
+    return f"automation:{delivery.automation_name}"
+
+
+async def perform(delivery: Delivery, action: Action, run: FlowRun | None, ctx: Context) -> None:
+    if isinstance(action, NotifyAction):
+        await _notify(delivery, action, _need_run(run, action), ctx)
+    elif isinstance(action, WebhookAction):
+        await _webhook(delivery, action, run, ctx)
+    elif isinstance(action, RunDeploymentAction):
+        await _run_deployment(delivery, action, ctx)
+    elif isinstance(action, CancelRunAction):
+        await _cancel(delivery, _need_run(run, action), ctx)
+    elif isinstance(action, ResumeWithDefaultsAction):
+        await _resume_with_defaults(delivery, _need_run(run, action), ctx)
+    else:  # pragma: no cover - the Action union is closed
+        raise ActionFailed(f"unknown action {action!r}", retry=False)
+
+
+def _need_run(run: FlowRun | None, action: Action) -> FlowRun:
+    if run is None:
+        raise ActionFailed(
+            f"the {action.type} action needs the event's flow run, which no longer exists",
+            retry=False,
+        )
+    return run
+
+
+# --- notify (Apprise) --------------------------------------------------------------------------
+
+
+def _where(url: str) -> str:
+    """A URL named in an error without its secrets (Apprise URLs carry passwords and tokens)."""
+    return f"{urlsplit(url).scheme or '?'}://…"
+
+
+class _ThreadLog(logging.Handler):
+    """Apprise reports why a send failed only in its log: keep this thread's lines."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.lines.append(record.getMessage())
+
+
+def _send_with_apprise(url: str, title: str, body: str) -> None:
+    import apprise  # its plugins load on import: only servers that notify pay for it
+
+    notifier = apprise.Apprise()
+    handler = _ThreadLog()
+    logger = logging.getLogger("apprise")
+    logger.addHandler(handler)
+    try:
+        if not notifier.add(url):
+            raise ActionFailed(
+                f"Apprise does not understand the notify URL {_where(url)} "
+                f"({'; '.join(handler.lines) or 'unknown scheme or bad format'}); see "
+                "https://github.com/caronc/apprise/wiki for the URL of each service",
+                retry=False,
+            )
+        if not notifier.notify(body=body, title=title):
+            why = "; ".join(handler.lines) or "no reason given"
+            raise ActionFailed(f"Apprise could not send to {_where(url)}: {why}")
+    finally:
+        logger.removeHandler(handler)
+
+
+async def _notify(delivery: Delivery, action: NotifyAction, run: FlowRun, ctx: Context) -> None:
+    if delivery.target_index >= len(action.urls):
+        raise ActionFailed(
+            f"notify target {delivery.target_index + 1} no longer exists (the automation was "
+            "changed after this delivery was planned)",
+            retry=False,
+        )
+    target = action.urls[delivery.target_index]
+    url, recipient = (target.url, target.recipient) if isinstance(target, NotifyTarget) else (
+        target, None
+    )
+    context = template_context(
+        run,
+        event_kind=delivery.event_kind,
+        event_occurred=delivery.event_occurred,
+        event_actor=delivery.event_actor,
+        recipient=recipient,
+        ui_url=ctx.ui_url,
+    )
+    try:
+        title = render("title", action.title, context)
+        body = render("body", action.body, context)
+    except TemplateFailed as exc:
+        raise ActionFailed(str(exc), retry=False) from exc
+    await asyncio.to_thread(_send_with_apprise, url, title, body)
+
+
+# --- webhook (Standard Webhooks) ---------------------------------------------------------------
+
+
+def webhook_body(delivery: Delivery, run: FlowRun | None) -> str:
+    """The JSON body; the same on every retry (only the signature's timestamp changes)."""
+    occurred = delivery.event_occurred
+    payload: dict[str, Any] = {
+        "type": delivery.event_kind,
+        "timestamp": occurred.isoformat() if occurred else None,
+        "data": {
+            "event": {
+                "id": delivery.event_id,
+                "kind": delivery.event_kind,
+                "occurred": occurred.isoformat() if occurred else None,
+                "actor": delivery.event_actor,
+                "automation": delivery.automation_name,
+                "stage": delivery.stage,
+            },
+            "run": run.model_dump(mode="json") if run is not None else None,
+            "delivery_id": delivery.id,
+        },
+    }
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def _signature(secret: str, msg_id: str, now: datetime, body: str) -> str:
+    from standardwebhooks.webhooks import Webhook
+
+    try:
+        signer = Webhook(secret)
+    except Exception as exc:
+        raise ActionFailed(
+            f"the webhook secret is not a Standard Webhooks secret ({exc}); use 'whsec_' "
+            "followed by base64, e.g. from `openssl rand -base64 32`",
+            retry=False,
+        ) from exc
+    return str(signer.sign(msg_id, now, body))
+
+
+async def _webhook(
+    delivery: Delivery, action: WebhookAction, run: FlowRun | None, ctx: Context
+) -> None:
+    body = webhook_body(delivery, run)
+    now = datetime.now(UTC).replace(microsecond=0)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "inloop-automations",
+        # Stable across retries: receivers deduplicate on it.
+        "webhook-id": delivery.id,
+        "webhook-timestamp": str(int(now.timestamp())),
+    }
+    if action.secret:
+        headers["webhook-signature"] = _signature(action.secret, delivery.id, now, body)
+    try:
+        response = await ctx.http.post(action.url, content=body, headers=headers,
+                                       timeout=ctx.timeout)
+    except httpx.HTTPError as exc:
+        raise ActionFailed(f"webhook {action.url} could not be reached: {exc!r}") from exc
+    if not 200 <= response.status_code < 300:
+        answer = response.text[:MAX_QUOTED]
+        raise ActionFailed(f"webhook {action.url} answered {response.status_code}: {answer}")
+
+
+# --- actions on runs ---------------------------------------------------------------------------
+
+
+async def _run_deployment(delivery: Delivery, action: RunDeploymentAction, ctx: Context) -> None:
+    flow_name, _, name = action.deployment.partition("/")
+    if not flow_name or not name:
+        raise ActionFailed(
+            f"run-deployment needs 'flow-name/deployment-name', got {action.deployment!r}",
+            retry=False,
+        )
+    try:
+        async with ctx.db.read() as conn:
+            deployment = await deployments.read_deployment_by_name(conn, flow_name, name)
+    except NotFound as exc:
+        raise ActionFailed(str(exc), retry=False) from exc
+    if deployment.parameter_schema:
+        errors = pauses.validate_against_schema(deployment.parameter_schema, action.parameters)
+        if errors:
+            raise ActionFailed(
+                f"the parameters of run-deployment do not fit deployment "
+                f"'{deployment.full_name}': {_describe(errors)}",
+                retry=False,
+            )
+    async with ctx.db.transaction() as tx:
+        await runs.create_run(
+            tx,
+            flow_name=deployment.flow_name,
+            parameters=action.parameters,
+            state=StateType.SCHEDULED,
+            deployment_id=str(deployment.id),
+            parent_flow_run_id=delivery.flow_run_id,
+            actor=actor_of(delivery),
+        )
+
+
+async def _cancel(delivery: Delivery, run: FlowRun, ctx: Context) -> None:
+    who = actor_of(delivery)
+    try:
+        async with ctx.db.transaction() as tx:
+            await runs.set_state(
+                tx,
+                str(run.id),
+                StateType.CANCELLED,
+                message=f"cancelled by {who}",
+                details={"cancelled_by": who},
+                actor=who,
+            )
+    except (Conflict, NotFound) as exc:
+        raise ActionFailed(str(exc), retry=False) from exc
+
+
+async def _resume_with_defaults(delivery: Delivery, run: FlowRun, ctx: Context) -> None:
+    who = actor_of(delivery)
+    try:
+        async with ctx.db.transaction() as tx:
+            resumed = await pauses.resume_run(tx, str(run.id), None, who, ctx.paused_grace)
+    except Invalid as exc:
+        detail = exc.detail if isinstance(exc.detail, list) else [{"msg": str(exc.detail)}]
+        raise ActionFailed(
+            f"flow run '{run.name}' cannot be resumed with defaults: {_describe(detail)}; "
+            "give every field of the pause's input a default, or resume it by hand",
+            retry=False,
+        ) from exc
+    except (Conflict, NotFound) as exc:
+        raise ActionFailed(str(exc), retry=False) from exc
+    if resumed.state.type is StateType.CRASHED:
+        raise ActionFailed(
+            f"flow run '{run.name}' could not be resumed: {resumed.state.message}", retry=False
+        )
+
+
+def _describe(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for error in errors[:10]:
+        loc = ".".join(str(p) for p in error.get("loc", []) if p not in ("body", "run_input"))
+        parts.append(f"{loc or 'input'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
