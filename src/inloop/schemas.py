@@ -133,6 +133,7 @@ class PauseDetails(BaseModel):
     reschedule: bool = False
     has_input: bool = False
     description: str | None = None
+    validate_before_resume: bool = False
 
 
 class FlowRun(BaseModel):
@@ -192,6 +193,8 @@ class PauseRequest(BaseModel):
     description: Text | None = Field(default=None, max_length=1_000_000)
     timeout: float | None = Field(default=3600, ge=0, le=MAX_PAUSE_TIMEOUT)
     reschedule: bool = False
+    # Offer each resume to the paused flow's own validators first (a live pause only).
+    validate_before_resume: bool = False
 
 
 class ResumeRequest(BaseModel):

@@ -26,6 +26,7 @@ from inloop.server.api import (
     inbox,
     inputs,
     logs,
+    offers,
     session,
     task_results,
     users,
@@ -134,7 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the app directly (a nested router would match every request twice).
     auth = AUTH_ERROR if settings.api_key else None
     routers = (
-        inputs, flow_runs, logs, task_results, blocks, deployments, inbox, events, session, users
+        inputs, flow_runs, offers, logs, task_results, blocks, deployments, inbox, events,
+        session, users,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api", responses=auth)

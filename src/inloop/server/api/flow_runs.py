@@ -20,8 +20,16 @@ from inloop.schemas import (
     State,
     StateType,
 )
-from inloop.server.api.deps import actor, get_db, paused_grace, remote_address, run_tokens
+from inloop.server.api.deps import (
+    actor,
+    get_db,
+    paused_grace,
+    remote_address,
+    run_tokens,
+    validate_timeout,
+)
 from inloop.server.api.fast_json import json_response
+from inloop.server.api.offers import FlowRejected, offer_first
 from inloop.server.api.params import Cursor, Offset, RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
@@ -274,19 +282,26 @@ async def resume(
     body: ResumeRequest | None = None,
     who: str = Depends(actor),
     grace: float | None = Depends(paused_grace),
+    verdict_wait: float = Depends(validate_timeout),
     remote: str | None = Depends(remote_address),
     db: Database = Depends(get_db),
 ) -> FlowRun:
     run_input = body.run_input if body is not None else None
     try:
+        # A pause that opted in to validate_before_resume judges the answer first (one path for
+        # the API, the UI and the CLI); without the opt-in this returns None at once.
+        judged_key = await offer_first(
+            db, flow_run_id, run_input, who=who, remote=remote, grace=grace,
+            timeout=verdict_wait,
+        )
         async with db.transaction() as tx:
             run = await pauses.resume_run(
-                tx, flow_run_id, run_input, who, grace, remote=remote
+                tx, flow_run_id, run_input, who, grace, remote=remote, expected_key=judged_key
             )
     except Invalid as exc:
         # The resume rolled back; the refusal is still worth an event (an automation may tell
-        # the person), written on its own.
-        if isinstance(exc.detail, list):
+        # the person), written on its own. The flow's own refusal recorded one already.
+        if isinstance(exc.detail, list) and not isinstance(exc, FlowRejected):
             async with db.transaction() as tx:
                 await pauses.record_rejected_resume(
                     tx, flow_run_id, exc.detail, actor=who, remote=remote
