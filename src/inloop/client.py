@@ -15,6 +15,7 @@ from uuid import UUID
 
 import httpx
 
+from inloop._client_offers import OfferMethods
 from inloop._client_people import LONG_POLL_SLACK, PeopleMethods
 from inloop._dual import add_shutdown_hook, dual
 from inloop.context import current_flow_run
@@ -168,7 +169,7 @@ async def _close_pools() -> None:
         await pool.aclose()
 
 
-class InloopClient(PeopleMethods):
+class InloopClient(PeopleMethods, OfferMethods):
     """The inloop API. Every public method follows the dual-call rule (see `inloop._dual`)."""
 
     def __init__(self, api_url: str | None = None, api_key: str | None = None) -> None:
@@ -370,6 +371,7 @@ class InloopClient(PeopleMethods):
         description: str | None = None,
         timeout: float | None = 3600,
         reschedule: bool = False,
+        validate_before_resume: bool = False,
     ) -> FlowRun:
         body = {
             "key": key,
@@ -377,6 +379,7 @@ class InloopClient(PeopleMethods):
             "description": description,
             "timeout": timeout,
             "reschedule": reschedule,
+            "validate_before_resume": validate_before_resume,
         }
         found = await self._send("POST", f"/flow_runs/{flow_run_id}/pause", json=body)
         return FlowRun.model_validate(found)

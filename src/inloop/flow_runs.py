@@ -20,9 +20,11 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import pydantic
 from pydantic import BaseModel
 
 from inloop._dual import async_twin, dual
+from inloop._verdicts import judge_offers, report_rejection
 from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
 from inloop.context import current_flow_run
 from inloop.engine import FlowRunSuspended, view_url, waiting_on_pause
@@ -201,6 +203,7 @@ async def _pause(
     poll_interval: float,
     key: str | None,
     reschedule: bool,
+    validate_before_resume: bool = False,
 ) -> Any:
     kind = "suspended" if reschedule else "paused"
     by_call_order = key is None
@@ -240,6 +243,7 @@ async def _pause(
             description=run_input_cls.description() if run_input_cls else None,
             timeout=timeout,
             reschedule=reschedule,
+            validate_before_resume=validate_before_resume,
         )
     except InloopAPIError as exc:
         # Suspended from elsewhere (suspend_flow_run(flow_run_id=...)): this is a check point,
@@ -250,13 +254,26 @@ async def _pause(
     _announce_wait(run, key, has_input=run_input_cls is not None)
     if reschedule:
         raise FlowRunSuspended(key)
-    await _wait_for_resume(run, key, timeout, poll_interval)
+    judge = None
+    if validate_before_resume and run_input_cls is not None:
+        judge = asyncio.create_task(judge_offers(run_id, key, run_input_cls))
+    try:
+        await _wait_for_resume(run, key, timeout, poll_interval)
+    finally:
+        if judge is not None:
+            judge.cancel()
+            await asyncio.gather(judge, return_exceptions=True)
     if run_input_cls is None:
         return None
     answer = await client.read_flow_run_input(run_id, keys["response"])
     if answer is None:
         raise RuntimeError(f"flow run '{run.name}' was resumed without its input '{key}'")
-    return _answer(run_input_cls, answer)
+    try:
+        return _answer(run_input_cls, answer)
+    except pydantic.ValidationError as exc:
+        # The seed's loop catches this and asks again; either way it is worth an event.
+        await report_rejection(run_id, key, exc)
+        raise
 
 
 @dual
@@ -265,14 +282,29 @@ async def pause_flow_run(
     timeout: float | None = 3600,
     poll_interval: float = 10,
     key: str | None = None,
+    *,
+    validate_before_resume: bool = False,
 ) -> Any:
     """Pause this flow run until it is resumed; return the validated input it was given.
 
     `wait_for_input` is a built-in type or annotation (the plain value is returned), a pydantic
     BaseModel, or a RunInput (a model instance is returned). The process stays alive and is woken
     the moment the run is resumed. After `timeout` seconds without a resume the flow fails.
+
+    With `validate_before_resume=True`, each resume is first offered to this waiting process,
+    which runs the model's own validators: a refused answer gets a 422 with their messages and
+    the run stays paused. If the process does not answer within INLOOP_VALIDATE_TIMEOUT_SECONDS,
+    the resume goes ahead and the answer is validated here afterwards, as without the opt-in.
     """
-    return await _pause(wait_for_input, timeout, poll_interval, key, reschedule=False)
+    if validate_before_resume and wait_for_input is None:
+        raise ValueError(
+            "validate_before_resume=True needs wait_for_input=<a type or RunInput>: a pause "
+            "without input has no answer to validate"
+        )
+    return await _pause(
+        wait_for_input, timeout, poll_interval, key, reschedule=False,
+        validate_before_resume=validate_before_resume,
+    )
 
 
 @dual
