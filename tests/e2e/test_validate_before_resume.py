@@ -228,3 +228,32 @@ def test_a_frozen_process_falls_back_to_committing(
             json={"run_input": {"size": "medium", "color": "green"}},
         ).is_success
         assert "Shirt order: medium, green" in finish(process)
+
+
+def test_cli_prompts_show_the_refusal_and_ask_again(
+    server, api, run_flow_script, wait_for
+) -> None:
+    # The same terminal driver as test_cli_resume's prompt tests.
+    from test_cli_resume import Terminal
+
+    process, run = start_paused(
+        run_flow_script, wait_for, api, EXAMPLES / "pause_shirt_order_validated.py", SHIRT
+    )
+    env = {**os.environ, **server.env, "TERM": "dumb", "COLUMNS": "160"}
+    term = Terminal([sys.executable, "-m", "inloop", "flow-run", "resume", run["id"]], env)
+    try:
+        term.expect("Size (small/medium/large/xlarge): ")
+        term.send("small")
+        term.expect("Color (red/green/black): ")
+        term.send("green")
+        term.expect(f"✗ {GREEN_MESSAGE}")
+        # Nothing names a field, so every field is asked again.
+        term.expect("Size (small/medium/large/xlarge): ")
+        term.send("medium")
+        term.expect("Color (red/green/black): ")
+        term.send("green")
+        term.expect(f"Resumed flow run {run['name']}")
+        assert term.finish() == 0, term.output
+    finally:
+        term.close()
+    assert "Shirt order: medium, green" in finish(process)
