@@ -318,6 +318,10 @@ async def suspend_flow_run(
 
     Called again on re-execution, the same call returns the input it was resumed with. With
     `flow_run_id`, suspends another run, which stops at its next check with the server.
+
+    There is no `validate_before_resume` here: a suspended run has no live process to judge an
+    answer, so its resume commits what the schema accepts (as does a resume of a pause that was
+    suspended from elsewhere) and the model's validators run when the run executes again.
     """
     context = current_flow_run()
     other = flow_run_id is not None and (

@@ -39,10 +39,14 @@ class FlowRejected(Invalid):
     """422 with the flow's own validation errors; its event is already recorded."""
 
 
+LocPart = Annotated[Text, Field(max_length=200)] | Annotated[int, Field(ge=0, le=MAX_INT64)]
+
+
 class ValidationIssue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    loc: list[Annotated[Text, Field(max_length=200)] | int] = Field(max_length=32)
+    # Field names and list indexes inside the flow's model ([] for the whole answer).
+    loc: list[LocPart] = Field(max_length=32)
     msg: Text = Field(max_length=2000)
     type: Text = Field(default="value_error", max_length=100)
 
