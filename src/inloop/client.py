@@ -16,6 +16,7 @@ from uuid import UUID
 import httpx
 
 from inloop._client_automations import AutomationMethods
+from inloop._client_offers import OfferMethods
 from inloop._client_people import LONG_POLL_SLACK, PeopleMethods
 from inloop._dual import add_shutdown_hook, dual
 from inloop.context import current_flow_run
@@ -169,7 +170,7 @@ async def _close_pools() -> None:
         await pool.aclose()
 
 
-class InloopClient(PeopleMethods, AutomationMethods):
+class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
     """The inloop API. Every public method follows the dual-call rule (see `inloop._dual`)."""
 
     def __init__(self, api_url: str | None = None, api_key: str | None = None) -> None:
@@ -373,6 +374,7 @@ class InloopClient(PeopleMethods, AutomationMethods):
         reschedule: bool = False,
         on_timeout: str = "fail",
         timeout_input: dict[str, Any] | None = None,
+        validate_before_resume: bool = False,
     ) -> FlowRun:
         body: dict[str, Any] = {
             "key": key,
@@ -380,6 +382,7 @@ class InloopClient(PeopleMethods, AutomationMethods):
             "description": description,
             "timeout": timeout,
             "reschedule": reschedule,
+            "validate_before_resume": validate_before_resume,
         }
         if on_timeout != "fail":  # sent only when chosen: older servers know no such field
             body["on_timeout"] = on_timeout

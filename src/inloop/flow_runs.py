@@ -25,6 +25,7 @@ import pydantic
 from pydantic import BaseModel
 
 from inloop._dual import async_twin, dual
+from inloop._verdicts import judge_offers, report_rejection
 from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
 from inloop.context import current_flow_run, current_task_key
 from inloop.engine import FlowRunSuspended, view_url, waiting_on_pause
@@ -260,6 +261,7 @@ async def _pause(
     key: str | None,
     reschedule: bool,
     on_timeout: str = "fail",
+    validate_before_resume: bool = False,
 ) -> Any:
     kind = "suspended" if reschedule else "paused"
     by_call_order = key is None
@@ -302,6 +304,7 @@ async def _pause(
             reschedule=reschedule,
             on_timeout=on_timeout,
             timeout_input=timeout_input,
+            validate_before_resume=validate_before_resume,
         )
     except InloopAPIError as exc:
         # Suspended from elsewhere (suspend_flow_run(flow_run_id=...)): this is a check point,
@@ -312,13 +315,26 @@ async def _pause(
     _announce_wait(run, key, has_input=run_input_cls is not None)
     if reschedule:
         raise FlowRunSuspended(key)
-    await _wait_for_resume(run, key, timeout, poll_interval, on_timeout)
+    judge = None
+    if validate_before_resume and run_input_cls is not None:
+        judge = asyncio.create_task(judge_offers(run_id, key, run_input_cls))
+    try:
+        await _wait_for_resume(run, key, timeout, poll_interval, on_timeout)
+    finally:
+        if judge is not None:
+            judge.cancel()
+            await asyncio.gather(judge, return_exceptions=True)
     if run_input_cls is None:
         return None
     answer = await client.read_flow_run_input(run_id, keys["response"])
     if answer is None:
         raise RuntimeError(f"flow run '{run.name}' was resumed without its input '{key}'")
-    return _answer(run_input_cls, answer)
+    try:
+        return _answer(run_input_cls, answer)
+    except pydantic.ValidationError as exc:
+        # The seed's loop catches this and asks again; either way it is worth an event.
+        await report_rejection(run_id, key, exc)
+        raise
 
 
 @dual
@@ -329,6 +345,7 @@ async def pause_flow_run(
     key: str | None = None,
     *,
     on_timeout: OnTimeout = "fail",
+    validate_before_resume: bool = False,
 ) -> Any:
     """Pause this flow run until it is resumed; return the validated input it was given.
 
@@ -337,9 +354,20 @@ async def pause_flow_run(
     the moment the run is resumed. After `timeout` seconds without a resume the flow fails; with
     `on_timeout="defaults"` the server resumes it with the input's defaults instead (every field
     needs one, checked at this call). Inside a @task, the task's flow run pauses.
+
+    With `validate_before_resume=True`, each resume is first offered to this waiting process,
+    which runs the model's own validators: a refused answer gets a 422 with their messages and
+    the run stays paused. If the process does not answer within INLOOP_VALIDATE_TIMEOUT_SECONDS,
+    the resume goes ahead and the answer is validated here afterwards, as without the opt-in.
     """
+    if validate_before_resume and wait_for_input is None:
+        raise ValueError(
+            "validate_before_resume=True needs wait_for_input=<a type or RunInput>: a pause "
+            "without input has no answer to validate"
+        )
     return await _pause(
-        wait_for_input, timeout, poll_interval, key, reschedule=False, on_timeout=on_timeout
+        wait_for_input, timeout, poll_interval, key, reschedule=False, on_timeout=on_timeout,
+        validate_before_resume=validate_before_resume,
     )
 
 
@@ -358,6 +386,10 @@ async def suspend_flow_run(
     `flow_run_id`, suspends another run, which stops at its next check with the server. With
     `on_timeout="defaults"` and a `timeout`, the server resumes the run with the input's
     defaults when nobody has by then (no process needs to be alive for it).
+
+    There is no `validate_before_resume` here: a suspended run has no live process to judge an
+    answer, so its resume commits what the schema accepts (as does a resume of a pause that was
+    suspended from elsewhere) and the model's validators run when the run executes again.
     """
     context = current_flow_run()
     other = flow_run_id is not None and (

@@ -133,6 +133,7 @@ class PauseDetails(BaseModel):
     reschedule: bool = False
     has_input: bool = False
     description: str | None = None
+    validate_before_resume: bool = False
 
 
 class FlowRun(BaseModel):
@@ -196,6 +197,8 @@ class PauseRequest(BaseModel):
     # `timeout_input` (the input model's defaults; taken from the schema when left out).
     on_timeout: Literal["fail", "defaults"] = "fail"
     timeout_input: JsonObject | None = None
+    # Offer each resume to the paused flow's own validators first (a live pause only).
+    validate_before_resume: bool = False
 
 
 class ResumeRequest(BaseModel):

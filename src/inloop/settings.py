@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # nothing would read. Shorter than the running grace: a paused process has nothing else to do.
     paused_heartbeat_interval_seconds: float = 1.0
     paused_heartbeat_grace_seconds: float = 8.0
+    # How long a resume of a pause that opted in to validate_before_resume waits for the paused
+    # flow's verdict; past it the resume goes ahead unjudged (the flow validates afterwards).
+    validate_timeout_seconds: float = Field(default=5.0, ge=0, le=60)
     # How long a client keeps retrying a request the server did not answer (connection refused
     # or dropped, 502/503/504) once it has reached that server before: long enough to ride out a
     # server restart. A server never reached fails fast instead.

@@ -385,14 +385,30 @@ def _prompt_and_resume(client: InloopClient, flow_run_id: str, pause: dict[str, 
             if exc.status_code != 422 or not isinstance(exc.detail, list):
                 raise
             rejected = _rejected_fields(exc.detail)
-            retry = [field for field in fields if field.name in rejected]
+            whole = _whole_answer_errors(exc.detail)
+            # A refusal of the whole answer (the flow's own model_validator, when the pause
+            # validates before resuming) names no field: ask every field again.
+            retry = [field for field in fields if field.name in rejected] or (
+                fields if whole else []
+            )
             if not retry:
                 raise
             console().print("[red]The server rejected the input:[/]")
+            for message in whole:
+                console().print(f"  [red]✗ {escape(message)}[/]")
             for name, messages in rejected.items():
                 for message in messages:
                     console().print(f"  [red]✗ {escape(name)}: {escape(message)}[/]")
             ask_fields(retry, answers)
+
+
+def _whole_answer_errors(detail: list[Any]) -> list[str]:
+    """Messages of 422 errors located at `run_input` itself (about the answer as a whole)."""
+    return [
+        str(item.get("msg"))
+        for item in detail
+        if isinstance(item, dict) and [str(p) for p in item.get("loc", [])] == ["run_input"]
+    ]
 
 
 def _rejected_fields(detail: list[Any]) -> dict[str, list[str]]:

@@ -29,6 +29,7 @@ from inloop.server.api import (
     inputs,
     links,
     logs,
+    offers,
     session,
     task_results,
     users,
@@ -147,8 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the app directly (a nested router would match every request twice).
     auth = AUTH_ERROR if settings.api_key else None
     routers = (
-        inputs, flow_runs, logs, task_results, cursors, blocks, deployments, inbox, events,
-        session, users, automations, links,
+        inputs, flow_runs, offers, logs, task_results, cursors, blocks, deployments, inbox,
+        events, session, users, automations, links,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api", responses=auth)

@@ -23,6 +23,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "runs:set_state": ("worker", "admin"),
     "runs:pause": ("worker", "admin"),
     "runs:heartbeat": ("worker", "admin"),
+    # A paused flow judging the answers offered to it (validate before resume).
+    "runs:validate": ("worker", "admin"),
     "runs:cancel": ("operator", "admin"),
     "runs:resume": ("responder", "operator", "admin"),
     # A resume link lets whoever holds it answer a pause without an account: only for roles
@@ -47,7 +49,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 # A run token proves one run: with these it may change that run and no other.
-RUN_SCOPED = frozenset({"runs:set_state", "runs:pause", "task_results:write", "cursors:write"})
+RUN_SCOPED = frozenset(
+    {"runs:set_state", "runs:pause", "runs:validate", "task_results:write", "cursors:write"}
+)
 
 
 async def principal(request: Request) -> Principal:

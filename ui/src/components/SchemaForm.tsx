@@ -84,6 +84,22 @@ export function simplifyNullable(node: unknown): unknown {
   return out;
 }
 
+/** Where an issue points inside the form: [] for the whole form. */
+function issuePath(issue: ValidationIssue, locPrefix: string): string[] {
+  const loc = [...(issue.loc ?? [])].map(String);
+  if (loc[0] === 'body') loc.shift();
+  if (loc[0] === locPrefix) loc.shift();
+  return loc;
+}
+
+/** Messages about the whole answer (a flow's model_validator), shown at the form's top. */
+export function wholeFormMessages(issues: ValidationIssue[], locPrefix: string): string[] {
+  return issues
+    .filter((issue) => issuePath(issue, locPrefix).length === 0)
+    .filter((issue) => !/^'([^']+)' is a required property/.test(issue.msg))
+    .map((issue) => issue.msg);
+}
+
 /** Turn FastAPI-style issues into rjsf's nested ErrorSchema. */
 export function issuesToErrorSchema(issues: ValidationIssue[], locPrefix: string): ErrorSchema {
   const root: Record<string, unknown> = {};
@@ -173,8 +189,16 @@ export default function SchemaForm({
       await onSubmit((data ?? {}) as Json);
     } catch (error) {
       if (error instanceof ApiError && error.status === 422 && error.issues.length) {
-        setExtraErrors(issuesToErrorSchema(error.issues, locPrefix));
-        setFailure('The server rejected the input: see the fields marked below.');
+        const whole = wholeFormMessages(error.issues, locPrefix);
+        const onFields = error.issues.filter((issue) => !whole.includes(issue.msg));
+        // Field errors go on their fields; errors about the whole answer (a flow's own
+        // model_validator, when the pause validates before resuming) go in the alert on top.
+        setExtraErrors(onFields.length ? issuesToErrorSchema(onFields, locPrefix) : undefined);
+        setFailure(
+          whole.length
+            ? `The input was refused: ${whole.join(' ')}`
+            : 'The server rejected the input: see the fields marked below.',
+        );
       } else {
         setFailure(error instanceof Error ? error.message : String(error));
       }
@@ -186,7 +210,7 @@ export default function SchemaForm({
   return (
     <div className="schema-form">
       {failure && (
-        <p className="alert alert-error" role="alert">
+        <p className="alert alert-error" role="alert" data-testid="form-error">
           {failure}
         </p>
       )}

@@ -10,7 +10,15 @@ from inloop.server.database.engine import Database
 from inloop.server.identity import PRINCIPAL_KEY, Principal
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 
-__all__ = ["actor", "calling_run", "get_db", "paused_grace", "remote_address", "run_tokens"]
+__all__ = [
+    "actor",
+    "calling_run",
+    "get_db",
+    "paused_grace",
+    "remote_address",
+    "run_tokens",
+    "validate_timeout",
+]
 
 
 # Async on purpose: FastAPI runs plain-def dependencies in a worker thread, a hop per request.
@@ -60,3 +68,9 @@ async def paused_grace(request: Request) -> float | None:
     grace: float = request.app.state.settings.paused_heartbeat_grace_seconds
     started: float = request.app.state.started_at
     return grace if time.monotonic() - started > grace else None
+
+
+async def validate_timeout(request: Request) -> float:
+    """How long a resume waits for a paused flow's verdict (INLOOP_VALIDATE_TIMEOUT_SECONDS)."""
+    seconds: float = request.app.state.settings.validate_timeout_seconds
+    return seconds

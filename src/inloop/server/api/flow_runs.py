@@ -21,7 +21,14 @@ from inloop.schemas import (
     StateType,
 )
 from inloop.server.api import resuming
-from inloop.server.api.deps import actor, get_db, paused_grace, remote_address, run_tokens
+from inloop.server.api.deps import (
+    actor,
+    get_db,
+    paused_grace,
+    remote_address,
+    run_tokens,
+    validate_timeout,
+)
 from inloop.server.api.fast_json import json_response
 from inloop.server.api.params import Cursor, Offset, RunId
 from inloop.server.api.responses import errors
@@ -275,10 +282,12 @@ async def resume(
     body: ResumeRequest | None = None,
     who: str = Depends(actor),
     grace: float | None = Depends(paused_grace),
+    verdict_wait: float = Depends(validate_timeout),
     remote: str | None = Depends(remote_address),
     db: Database = Depends(get_db),
 ) -> FlowRun:
     run_input = body.run_input if body is not None else None
     return await resuming.resume(
-        db, flow_run_id, run_input, actor=who, grace=grace, remote=remote
+        db, flow_run_id, run_input, actor=who, grace=grace, remote=remote,
+        verdict_wait=verdict_wait,
     )

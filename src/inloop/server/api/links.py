@@ -18,7 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from inloop.bounds import Text
 from inloop.schemas import FlowRun, ResumeRequest
 from inloop.server.api import resuming
-from inloop.server.api.deps import actor, get_db, paused_grace, remote_address
+from inloop.server.api.deps import (
+    actor,
+    get_db,
+    paused_grace,
+    remote_address,
+    validate_timeout,
+)
 from inloop.server.api.fast_json import json_response
 from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
@@ -169,6 +175,7 @@ async def use_link(
     # Optional, like /resume: a bodiless POST answers with the pause's defaults.
     body: ResumeRequest | None = None,
     grace: float | None = Depends(paused_grace),
+    verdict_wait: float = Depends(validate_timeout),
     remote: str | None = Depends(remote_address),
     tokens: LinkTokens = Depends(link_tokens),
     db: Database = Depends(get_db),
@@ -188,6 +195,7 @@ async def use_link(
             actor=f"link:{link.recipient}",
             grace=grace,
             remote=remote,
+            verdict_wait=verdict_wait,
             link_id=link.id,
         )
     except links.LinkUnusable as exc:

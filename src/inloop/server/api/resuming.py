@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from inloop.schemas import FlowRun, StateType
+from inloop.server.api.offers import FlowRejected, offer_first
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, Invalid
 from inloop.server.store import links, pauses
@@ -25,6 +26,7 @@ async def resume(
     actor: str,
     grace: float | None,
     remote: str | None,
+    verdict_wait: float = 0,
     link_id: str | None = None,
 ) -> FlowRun:
     """Resume the run as `actor`; with `link_id` (a link of this run), only if that link can
@@ -33,18 +35,28 @@ async def resume(
     Refusals: 409 when the run is not waiting (or, with a link, when the link was used,
     superseded or expired: `links.LinkUnusable`), 422 when the schema refuses the answer (the
     refusal is recorded as an event; a link stays usable, so a typo does not burn it).
+
+    A pause that opted in to validate_before_resume first has the answer judged by the waiting
+    flow (up to `verdict_wait` seconds); its refusal is a 422 like the schema's.
     """
     try:
+        # Without the opt-in (or without a live process) this returns None at once.
+        judged_key = await offer_first(
+            db, flow_run_id, run_input, who=actor, remote=remote, grace=grace,
+            timeout=verdict_wait,
+        )
         async with db.transaction() as tx:
             # The link first: a second use of it waits here for the first to commit.
             link = await links.claim(tx, link_id, flow_run_id) if link_id is not None else None
-            run = await pauses.resume_run(tx, flow_run_id, run_input, actor, grace, remote=remote)
+            run = await pauses.resume_run(
+                tx, flow_run_id, run_input, actor, grace, remote=remote, expected_key=judged_key
+            )
             if link is not None and run.state.type is not StateType.CRASHED:
                 await links.mark_used(tx, link, remote=remote)
     except Invalid as exc:
         # The resume rolled back; the refusal is still worth an event (an automation may tell
-        # the person), written on its own.
-        if isinstance(exc.detail, list):
+        # the person), written on its own. The flow's own refusal recorded one already.
+        if isinstance(exc.detail, list) and not isinstance(exc, FlowRejected):
             async with db.transaction() as tx:
                 await pauses.record_rejected_resume(
                     tx, flow_run_id, exc.detail, actor=actor, remote=remote

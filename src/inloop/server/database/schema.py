@@ -28,6 +28,7 @@ __all__ = [
     "metadata",
     "receive_cursors",
     "resume_links",
+    "resume_offers",
     "server_secrets",
     "sessions",
     "task_run_results",
@@ -171,6 +172,32 @@ flow_run_inputs = sa.Table(
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("flow_run_id", "key"),
     sa.Index("ix_flow_run_inputs_flow_run_id_seq", "flow_run_id", "seq"),
+)
+
+# A resume held back while the paused flow's own validators judge the answer (a pause opted in
+# with validate_before_resume). The value is kept only until the verdict: a refused answer is
+# never stored, and an accepted one is stored as the pause's response by the resume itself.
+resume_offers = sa.Table(
+    "resume_offers",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "flow_run_id",
+        sa.String(UUID_LEN),
+        sa.ForeignKey("flow_runs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("pause_key", sa.String(200), nullable=False),
+    sa.Column("value", sa.JSON(), nullable=True),
+    sa.Column("actor", sa.String(300), nullable=True),
+    sa.Column("remote", sa.String(100), nullable=True),
+    sa.Column("offered", UTCDateTime(), nullable=False),
+    # NULL while pending; then "accepted", "rejected" or "expired" (the flow did not answer in
+    # time and the resume went ahead without it).
+    sa.Column("verdict", sa.String(20), nullable=True),
+    sa.Column("errors", sa.JSON(), nullable=True),
+    sa.Column("decided", UTCDateTime(), nullable=True),
+    sa.Index("ix_resume_offers_flow_run_id_id", "flow_run_id", "id"),
 )
 
 task_run_results = sa.Table(

@@ -102,6 +102,10 @@ async def pause_run(
         "timeout": request.timeout,
         "on_timeout": request.on_timeout,
     }
+    if request.validate_before_resume and not request.reschedule:
+        # Read by store/offers.py: resumes of this pause are offered to the flow first. A
+        # suspension has no process to ask, so there it is never set.
+        details["validate_before_resume"] = True
     extra: dict[str, Any] = {
         "pause_key": request.key,
         "pause_deadline": deadline,
@@ -282,10 +286,15 @@ async def resume_run(
     waiter_grace: float | None = None,
     *,
     remote: str | None = None,
+    expected_key: str | None = None,
 ) -> FlowRun:
     """Store the answer and move the run on; or, when the process waiting on this pause has
     been silent for more than `waiter_grace` seconds, mark the run CRASHED and return that
     instead (the caller refuses the resume: an acknowledged answer nobody reads is a lie).
+
+    `expected_key`: the pause the answer was judged for (by the flow's validators); if the run
+    now waits at another pause, the answer is refused rather than given to a question it was
+    never checked against.
     """
     row = await runs.lock_run(tx, run_id)
     current = StateType(row.state_type)
@@ -315,6 +324,11 @@ async def resume_run(
             "it can no longer be resumed"
         )
     key = row.pause_key
+    if expected_key is not None and key != expected_key:
+        raise Conflict(
+            f"flow run '{row.name}' moved on from pause key {expected_key!r} to {key!r} while "
+            "the flow checked this answer; read the new pause and answer it"
+        )
     schema = await inputs.read_input(tx, run_id, f"{key}-schema")
     if schema is not None:
         if run_input is None:
@@ -362,8 +376,12 @@ async def record_rejected_resume(
     *,
     actor: str | None,
     remote: str | None = None,
+    key: str | None = None,
+    by: str = "schema",
 ) -> None:
-    """Note a resume whose answer was refused (its own transaction: the resume rolled back).
+    """Note an answer that was refused: `by` the pause's JSON schema (its own transaction: the
+    resume rolled back), or `by` the flow's own validators, before the resume (the pause opted
+    in) or after it (the seed's loop: the flow caught the ValidationError and asks again).
 
     Only where and why each field failed is kept; messages can quote the value, so they are not.
     """
@@ -375,7 +393,8 @@ async def record_rejected_resume(
         flow_run_id=run_id,
         remote=remote,
         details={
-            "key": row.pause_key,
+            "key": key or row.pause_key,
+            "by": by,
             "errors": [
                 {"loc": [str(part) for part in error.get("loc", [])], "type": error.get("type")}
                 for error in errors[:20]

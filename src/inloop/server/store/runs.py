@@ -85,6 +85,7 @@ def _to_flow_run(row: Any) -> FlowRun:
             reschedule=row.pause_reschedule,
             has_input=bool(details.get("has_input")),
             description=details.get("description"),
+            validate_before_resume=bool(details.get("validate_before_resume")),
         )
     return FlowRun(
         id=row.id,

@@ -1,0 +1,175 @@
+"""Validate before resume: the paused flow judges an answer before the resume commits.
+
+The flow's process long-polls `GET /flow_runs/{id}/offers` and answers each offer with
+`POST /flow_runs/{id}/offers/{offer_id}`. `offer_first()` is the resume route's side: make the
+offer, wait (woken, not polling) for the verdict within INLOOP_VALIDATE_TIMEOUT_SECONDS, and
+refuse the resume with the flow's errors, or let it go on. A flow that rejected an answer after
+it was committed (the seed's loop, without the opt-in) reports it with
+`POST /flow_runs/{id}/input_rejected`, so both kinds of refusal are one event kind.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from inloop.bounds import MAX_INT64, Text
+from inloop.schemas import InputKey
+from inloop.server.api.deps import actor, get_db, remote_address
+from inloop.server.api.params import Cursor, RunId
+from inloop.server.api.responses import errors
+from inloop.server.database.engine import Database
+from inloop.server.errors import Invalid
+from inloop.server.permissions import require
+from inloop.server.store import offers, pauses, runs
+from inloop.server.wakeups import wait_until
+
+__all__ = ["FlowRejected", "offer_first", "router"]
+
+router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
+log = logging.getLogger("inloop.server.offers")
+MAX_WAIT = 60.0
+MAX_ERRORS = 50
+
+
+class FlowRejected(Invalid):
+    """422 with the flow's own validation errors; its event is already recorded."""
+
+
+LocPart = Annotated[Text, Field(max_length=200)] | Annotated[int, Field(ge=0, le=MAX_INT64)]
+
+
+class ValidationIssue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Field names and list indexes inside the flow's model ([] for the whole answer).
+    loc: list[LocPart] = Field(max_length=32)
+    msg: Text = Field(max_length=2000)
+    type: Text = Field(default="value_error", max_length=100)
+
+
+class Verdict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Empty: the flow accepts the answer.
+    errors: list[ValidationIssue] = Field(default_factory=list, max_length=MAX_ERRORS)
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: InputKey
+    errors: list[ValidationIssue] = Field(min_length=1, max_length=MAX_ERRORS)
+
+
+class Offer(BaseModel):
+    id: int
+    value: Any = None
+
+
+def _located(issues: list[ValidationIssue]) -> list[dict[str, Any]]:
+    """The flow's errors (located in its model) located in a resume's body, as a schema's are."""
+    return [{**issue.model_dump(), "loc": ["run_input", *issue.loc]} for issue in issues]
+
+
+@router.get(
+    "/{flow_run_id}/offers", responses=errors(404, 422),
+    dependencies=[require("runs:validate")],
+)
+async def wait_for_offers(
+    flow_run_id: RunId,
+    key: Annotated[Text, Query(min_length=1, max_length=200)],
+    after_id: Cursor = 0,
+    wait: float = Query(default=0, ge=0, le=MAX_WAIT),
+    db: Database = Depends(get_db),
+) -> list[Offer]:
+    """Long-poll for undecided resume offers of pause `key` after `after_id`."""
+    async with db.read() as conn:
+        await runs.require_run_exists(conn, flow_run_id)
+
+    async def found() -> list[dict[str, Any]] | None:
+        async with db.read() as conn:
+            return await offers.pending(conn, flow_run_id, key, after_id) or None
+
+    pending = await wait_until(db.hub, [offers.run_topic(flow_run_id)], found, wait)
+    return [Offer(**offer) for offer in pending or []]
+
+
+@router.post(
+    "/{flow_run_id}/offers/{offer_id}", status_code=204, responses=errors(404, 409, 413, 422),
+    dependencies=[require("runs:validate")],
+)
+async def answer_offer(
+    flow_run_id: RunId,
+    offer_id: Annotated[int, Path(ge=1, le=MAX_INT64)],
+    body: Verdict,
+    db: Database = Depends(get_db),
+) -> None:
+    """The flow's verdict on an offer: no errors accepts it, errors refuse the resume."""
+    async with db.transaction() as tx:
+        await offers.decide(tx, flow_run_id, offer_id, _located(body.errors))
+
+
+@router.post(
+    "/{flow_run_id}/input_rejected", status_code=204, responses=errors(404, 413, 422),
+    dependencies=[require("runs:validate")],
+)
+async def input_rejected(
+    flow_run_id: RunId,
+    body: Rejection,
+    who: str = Depends(actor),
+    remote: str | None = Depends(remote_address),
+    db: Database = Depends(get_db),
+) -> None:
+    """The flow refused the answer it was resumed with (and, in the seed's loop, asks again)."""
+    async with db.transaction() as tx:
+        await pauses.record_rejected_resume(
+            tx, flow_run_id, _located(body.errors),
+            actor=who, remote=remote, key=body.key, by="flow-after-resume",
+        )
+
+
+async def offer_first(
+    db: Database,
+    flow_run_id: str,
+    run_input: dict[str, Any] | None,
+    *,
+    who: str,
+    remote: str | None,
+    grace: float | None,
+    timeout: float,
+) -> str | None:
+    """Offer the answer to the paused flow when its pause asks for that; the pause key it was
+    judged for when the flow accepted it or did not answer in time, None when nobody was asked.
+
+    Raises FlowRejected (422) with the flow's errors when the flow refused it.
+    """
+    async with db.transaction() as tx:
+        made = await offers.open_offer(
+            tx, flow_run_id, run_input, actor=who, remote=remote, waiter_grace=grace
+        )
+    if made is None:
+        return None
+    offer_id, key = made
+
+    async def decided() -> Any:
+        async with db.read() as conn:
+            offer = await offers.read_offer(conn, offer_id)
+        return offer if offer.verdict is not None else None
+
+    offer = await wait_until(db.hub, [offers.offer_topic(offer_id)], decided, timeout)
+    if offer is None:
+        async with db.transaction() as tx:
+            offer = await offers.expire(tx, flow_run_id, offer_id)
+    if offer.verdict == offers.REJECTED:
+        raise FlowRejected(offer.errors)
+    if offer.verdict == offers.EXPIRED:
+        log.warning(
+            "flow run %s did not judge resume offer %s within %g s (INLOOP_VALIDATE_TIMEOUT_"
+            "SECONDS); resuming without its verdict, the flow validates the answer itself",
+            flow_run_id, offer_id, timeout,
+        )
+    return key
