@@ -225,12 +225,16 @@ class Dispatcher:
         if delivery.flow_run_id is not None:
             async with self._db.read() as conn:
                 run = await runs.read_run(conn, delivery.flow_run_id)
-                # A delayed delivery (after:, reminders, escalation) is for a run still waiting.
+                # A delayed delivery (after:, reminders, escalation) is for a run still waiting
+                # when it fell due; judged on the first try (a retry finishes what was owed).
                 waited = delivery.stage != 0 or spec.trigger.after is not None
                 if (
                     waited
+                    and delivery.attempts == 1
                     and run is not None
-                    and not await deliveries.run_still_in(conn, str(run.id), delivery.state_id)
+                    and not await deliveries.run_still_in(
+                        conn, str(run.id), delivery.state_id, delivery.due
+                    )
                 ):
                     raise _Skip(
                         f"flow run '{run.name}' left the state of the {delivery.event_kind} "

@@ -454,16 +454,28 @@ async def mark_skipped(tx: Tx, delivery: Delivery, reason: str) -> None:
     await _close(tx, delivery, SKIPPED, reason)
 
 
-async def run_still_in(conn: Connection, run_id: str, state_id: int | None) -> bool:
-    """Is the run still in the state (history row) the event reported?"""
-    latest = (
-        await conn.execute(
-            sa.select(sa.func.max(flow_run_states.c.id)).where(
-                flow_run_states.c.flow_run_id == run_id
-            )
-        )
-    ).scalar_one_or_none()
-    return latest is not None and latest == state_id
+async def run_still_in(
+    conn: Connection, run_id: str, state_id: int | None, as_of: datetime
+) -> bool:
+    """Was the run still in the state (history row) the event reported, at `as_of`?
+
+    Judged at the time the delivery fell due, not when a busy dispatcher got to it: the actions
+    of one stage run side by side, and one of them (an escalation's cancel-run) must not make
+    its siblings look late.
+    """
+    if state_id is None:
+        return False
+    known = sa.select(flow_run_states.c.id).where(
+        flow_run_states.c.id == state_id, flow_run_states.c.flow_run_id == run_id
+    )
+    if (await conn.execute(known)).first() is None:
+        return False
+    moved = sa.select(flow_run_states.c.id).where(
+        flow_run_states.c.flow_run_id == run_id,
+        flow_run_states.c.id > state_id,
+        flow_run_states.c.timestamp <= as_of,
+    )
+    return (await conn.execute(moved.limit(1))).first() is None
 
 
 async def next_wake(conn: Connection) -> datetime | None:
