@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ import httpx
 from pydantic import BaseModel
 
 from inloop._dual import async_twin, dual
+from inloop.assignees import check_assignees
 from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
 from inloop.context import current_flow_run
 from inloop.engine import FlowRunSuspended, view_url, waiting_on_pause
@@ -201,6 +203,8 @@ async def _pause(
     poll_interval: float,
     key: str | None,
     reschedule: bool,
+    assignees: list[str] | None,
+    allow_self_approval: bool,
 ) -> Any:
     kind = "suspended" if reschedule else "paused"
     by_call_order = key is None
@@ -240,6 +244,8 @@ async def _pause(
             description=run_input_cls.description() if run_input_cls else None,
             timeout=timeout,
             reschedule=reschedule,
+            assignees=assignees,
+            allow_self_approval=allow_self_approval,
         )
     except InloopAPIError as exc:
         # Suspended from elsewhere (suspend_flow_run(flow_run_id=...)): this is a check point,
@@ -265,14 +271,24 @@ async def pause_flow_run(
     timeout: float | None = 3600,
     poll_interval: float = 10,
     key: str | None = None,
+    *,
+    assignees: Sequence[str] | None = None,
+    allow_self_approval: bool = True,
 ) -> Any:
     """Pause this flow run until it is resumed; return the validated input it was given.
 
     `wait_for_input` is a built-in type or annotation (the plain value is returned), a pydantic
     BaseModel, or a RunInput (a model instance is returned). The process stays alive and is woken
     the moment the run is resumed. After `timeout` seconds without a resume the flow fails.
+
+    On a server with users, `assignees` (user names and `group:NAME`) limits who may answer
+    (admins always may), and `allow_self_approval=False` refuses the person who started the
+    run, in every mode.
     """
-    return await _pause(wait_for_input, timeout, poll_interval, key, reschedule=False)
+    chosen = check_assignees(assignees)
+    return await _pause(
+        wait_for_input, timeout, poll_interval, key, False, chosen, allow_self_approval
+    )
 
 
 @dual
@@ -281,12 +297,17 @@ async def suspend_flow_run(
     flow_run_id: UUID | str | None = None,
     timeout: float | None = None,
     key: str | None = None,
+    *,
+    assignees: Sequence[str] | None = None,
+    allow_self_approval: bool = True,
 ) -> Any:
     """Suspend a flow run: its process ends, and its deployment runs it again after a resume.
 
     Called again on re-execution, the same call returns the input it was resumed with. With
     `flow_run_id`, suspends another run, which stops at its next check with the server.
+    `assignees` and `allow_self_approval` work as for `pause_flow_run`.
     """
+    chosen = check_assignees(assignees)
     context = current_flow_run()
     other = flow_run_id is not None and (
         context is None or UUID(str(flow_run_id)) != context.flow_run.id
@@ -304,6 +325,8 @@ async def suspend_flow_run(
                 description=run_input_cls.description() if run_input_cls else None,
                 timeout=timeout,
                 reschedule=True,
+                assignees=chosen,
+                allow_self_approval=allow_self_approval,
             )
         except InloopAPIError as exc:
             if exc.status_code != 409:
@@ -311,7 +334,7 @@ async def suspend_flow_run(
             raise CannotSuspend(f"flow run '{flow_run_id}' cannot be suspended: {exc.detail}") \
                 from exc
         return None
-    return await _pause(wait_for_input, timeout, 10, key, reschedule=True)
+    return await _pause(wait_for_input, timeout, 10, key, True, chosen, allow_self_approval)
 
 
 @dual

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from inloop.assignees import check_assignees
 from inloop.bounds import MAX_INT64, Cursor, JsonObject, JsonValue, Text, Timestamp
 
 __all__ = [
@@ -133,6 +134,10 @@ class PauseDetails(BaseModel):
     reschedule: bool = False
     has_input: bool = False
     description: str | None = None
+    # Who may answer (user names and `group:NAME`); empty: anyone whose role may resume.
+    assignees: list[str] = Field(default_factory=list)
+    # False: the run's `created_by` may not answer this pause.
+    allow_self_approval: bool = True
 
 
 class FlowRun(BaseModel):
@@ -151,6 +156,8 @@ class FlowRun(BaseModel):
     start_time: datetime | None = None
     end_time: datetime | None = None
     pause: PauseDetails | None = None
+    # The actor who started the run (for a deployment run: who asked the deployment to run it).
+    created_by: str | None = None
 
 
 class FlowRunWithToken(FlowRun):
@@ -192,6 +199,8 @@ class PauseRequest(BaseModel):
     description: Text | None = Field(default=None, max_length=1_000_000)
     timeout: float | None = Field(default=3600, ge=0, le=MAX_PAUSE_TIMEOUT)
     reschedule: bool = False
+    assignees: Annotated[list[str] | None, AfterValidator(check_assignees)] = None
+    allow_self_approval: bool = True
 
 
 class ResumeRequest(BaseModel):
@@ -280,6 +289,8 @@ class InboxItem(BaseModel):
     description_first_line: str | None = None
     waiting_since: datetime
     deadline: datetime | None = None
+    # Whether the caller may answer this pause (see inloop.server.answer_rules).
+    can_answer: bool = True
 
 
 class BlockDocument(BaseModel):
