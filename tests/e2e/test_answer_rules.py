@@ -177,7 +177,7 @@ def test_by_default_the_creator_may_answer(team: Team) -> None:
     assert team.resume("olive", run).status_code == 200
 
 
-# --- the other ways in -----------------------------------------------------------------------------
+# --- the other ways in ---------------------------------------------------------------------------
 
 
 def test_an_input_sent_to_the_pause_response_key_follows_the_same_rules(team: Team) -> None:
@@ -268,7 +268,7 @@ def test_the_inbox_shows_each_person_what_waits_for_them(team: Team) -> None:
         refused(http.get("/inbox", params={"all": "true"}), "all=true", "role 'responder'")
 
 
-# --- processes: the flow, the CLI, a runner --------------------------------------------------------
+# --- processes: the flow, the CLI, a runner ------------------------------------------------------
 
 
 def cli(team: Team, who: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -376,10 +376,12 @@ def test_a_deployment_run_is_created_by_whoever_asked_for_it(team: Team, spawn: 
     runner.wait_for_output("expense hotel: True")
 
 
-# --- open mode -------------------------------------------------------------------------------------
+# --- open mode -----------------------------------------------------------------------------------
 
 
-def test_open_mode_records_assignees_but_anyone_may_answer(server_factory: Callable[..., Any]) -> None:
+def test_open_mode_records_assignees_but_anyone_may_answer(
+    server_factory: Callable[..., Any],
+) -> None:
     info = server_factory()
     with httpx.Client(base_url=info.api_url, timeout=30) as http:
         def paused(actor: str, **rules: Any) -> dict[str, Any]:
