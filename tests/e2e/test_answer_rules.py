@@ -340,9 +340,19 @@ def test_a_flow_pauses_with_assignees_and_the_cli_is_refused_by_rule(
     assert own.returncode == 1, own.stdout + own.stderr
     assert "self-approval not allowed: you started this run" in own.stderr
 
+    inspected = cli(team, "fay", "flow-run", "inspect", run["id"])
+    assert inspected.returncode == 0, inspected.stderr
+    assert "Started by" in inspected.stdout and "root" in inspected.stdout
+    assert "Assigned to" in inspected.stdout and "not allowed: root may not" in inspected.stdout
+
     inbox = cli(team, "fay", "inbox")
     assert inbox.returncode == 0, inbox.stderr
-    assert run["name"] in inbox.stdout and "group:finance" in inbox.stdout
+    assert run["name"] in inbox.stdout and "group:finance (you)" in inbox.stdout
+    assert run["name"] not in cli(team, "olive", "inbox").stdout
+    everything = cli(team, "olive", "inbox", "--all")
+    assert everything.returncode == 0, everything.stderr
+    line = next(ln for ln in everything.stdout.splitlines() if run["name"] in ln)
+    assert "not yours to answer" in line
 
     answered = cli(team, "fay", "flow-run", "resume", run["id"], "--input", "true")
     assert answered.returncode == 0, answered.stdout + answered.stderr
