@@ -266,6 +266,14 @@ def test_the_inbox_shows_each_person_what_waits_for_them(team: Team) -> None:
     assert item["flow_run"]["pause"]["assignees"] == ["group:finance"]
     with team.api("fay") as http:
         refused(http.get("/inbox", params={"all": "true"}), "all=true", "role 'responder'")
+        # Pages count only what fay sees: page by page gives the same list as one long page.
+        whole = [i["flow_run"]["id"] for i in http.get("/inbox", params={"limit": 1000}).json()]
+        paged = [
+            item["flow_run"]["id"]
+            for offset in range(len(whole) + 1)
+            for item in http.get("/inbox", params={"limit": 1, "offset": offset}).json()
+        ]
+    assert paged == whole and finance["id"] in whole
 
 
 # --- processes: the flow, the CLI, a runner ------------------------------------------------------

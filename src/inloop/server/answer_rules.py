@@ -15,6 +15,9 @@ The rules, in order:
    - with assignees, the answerer must be a listed user or in a listed group; admins are exempt;
    - without assignees, responders may not answer (a responder answers only what is assigned
      to them); operators and admins may.
+
+In shared-key mode every caller is the one actor `api-key`, so a run started with the key and
+paused with `allow_self_approval=False` cannot be answered with the key: add users for that.
 """
 
 from __future__ import annotations

@@ -120,8 +120,10 @@ async def pause_run(
 
 
 def rules_of(run: FlowRun) -> PauseRules:
-    """What the run's current pause asks of whoever answers it."""
-    assert run.pause is not None
+    """What the run's current pause asks of whoever answers it (a waiting run without pause
+    details, which no current server writes, asks nothing beyond the roles)."""
+    if run.pause is None:
+        return PauseRules([], True, run.created_by)
     return PauseRules(run.pause.assignees, run.pause.allow_self_approval, run.created_by)
 
 

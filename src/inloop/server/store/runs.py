@@ -561,8 +561,7 @@ def _inbox_query() -> sa.Select[Any]:
     return RUN_SELECT.where(flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value]))
 
 
-def _inbox_item(row: Any, can_answer: bool) -> InboxItem:
-    run = to_flow_run(row)
+def _inbox_item(row: Any, run: FlowRun, can_answer: bool) -> InboxItem:
     description = run.pause.description if run.pause else None
     first_line = None
     if description:
@@ -591,25 +590,25 @@ async def inbox(
     (answer_rules), so those pages are read in batches and filtered here.
     """
     query = _inbox_query().order_by(flow_runs.c.pause_started, flow_runs.c.id)
-    if not only_answerable or may_answer is None:
-        rows = await conn.execute(query.limit(limit).offset(offset))
-        return [
-            _inbox_item(row, may_answer(to_flow_run(row)) if may_answer else True)
-            for row in rows
-        ]
     items: list[InboxItem] = []
+    if not only_answerable or may_answer is None:
+        for row in await conn.execute(query.limit(limit).offset(offset)):
+            run = to_flow_run(row)
+            items.append(_inbox_item(row, run, may_answer(run) if may_answer else True))
+        return items
     skip = offset
     read = 0
     while len(items) < limit:
         batch = (await conn.execute(query.limit(INBOX_BATCH).offset(read))).all()
         read += len(batch)
         for row in batch:
-            if not may_answer(to_flow_run(row)):
+            run = to_flow_run(row)
+            if not may_answer(run):
                 continue
             if skip:
                 skip -= 1
                 continue
-            items.append(_inbox_item(row, True))
+            items.append(_inbox_item(row, run, True))
             if len(items) == limit:
                 break
         if len(batch) < INBOX_BATCH:
