@@ -27,6 +27,12 @@ class PeopleMethods:
 
     # --- users and API tokens (answers are the API's JSON objects) -----------------------------
     @dual
+    async def read_session(self) -> dict[str, Any]:
+        """Who the server takes this client for: mode, actor, kind, role and groups."""
+        result: dict[str, Any] = await self._send("GET", "/session")
+        return result
+
+    @dual
     async def create_user(
         self,
         name: str,

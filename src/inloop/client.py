@@ -19,6 +19,7 @@ from inloop._client_automations import AutomationMethods
 from inloop._client_offers import OfferMethods
 from inloop._client_people import LONG_POLL_SLACK, PeopleMethods
 from inloop._dual import add_shutdown_hook, dual
+from inloop.assignees import check_assignees
 from inloop.context import current_flow_run
 from inloop.schemas import (
     BlockDocument,
@@ -375,6 +376,9 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
         on_timeout: str = "fail",
         timeout_input: dict[str, Any] | None = None,
         validate_before_resume: bool = False,
+        *,
+        assignees: Sequence[str] | None = None,
+        allow_self_approval: bool = True,
     ) -> FlowRun:
         body: dict[str, Any] = {
             "key": key,
@@ -387,6 +391,12 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
         if on_timeout != "fail":  # sent only when chosen: older servers know no such field
             body["on_timeout"] = on_timeout
             body["timeout_input"] = timeout_input
+        # Sent only when set: a plain pause's request stays what it always was.
+        chosen = check_assignees(assignees)
+        if chosen:
+            body["assignees"] = chosen
+        if not allow_self_approval:
+            body["allow_self_approval"] = False
         found = await self._send("POST", f"/flow_runs/{flow_run_id}/pause", json=body)
         return FlowRun.model_validate(found)
 
@@ -559,8 +569,15 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
 
     # --- inbox ---------------------------------------------------------------------------------
     @dual
-    async def read_inbox(self, limit: int = 50, offset: int = 0) -> list[InboxItem]:
-        found = await self._send("GET", "/inbox", params={"limit": limit, "offset": offset})
+    async def read_inbox(
+        self, limit: int = 50, offset: int = 0, *, all_waiting: bool = False
+    ) -> list[InboxItem]:
+        """What waits for the caller (users mode) or for anyone; `all_waiting` (operators,
+        admins): every waiting run, each with `can_answer`."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if all_waiting:
+            params["all"] = "true"
+        found = await self._send("GET", "/inbox", params=params)
         return [InboxItem.model_validate(item) for item in found]
 
 

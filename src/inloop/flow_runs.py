@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -26,6 +27,7 @@ from pydantic import BaseModel
 
 from inloop._dual import async_twin, dual
 from inloop._verdicts import judge_offers, report_rejection
+from inloop.assignees import check_assignees
 from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
 from inloop.context import current_flow_run, current_task_key
 from inloop.engine import FlowRunSuspended, view_url, waiting_on_pause
@@ -260,8 +262,11 @@ async def _pause(
     poll_interval: float,
     key: str | None,
     reschedule: bool,
+    *,
     on_timeout: str = "fail",
     validate_before_resume: bool = False,
+    assignees: list[str] | None = None,
+    allow_self_approval: bool = True,
 ) -> Any:
     kind = "suspended" if reschedule else "paused"
     by_call_order = key is None
@@ -305,6 +310,8 @@ async def _pause(
             on_timeout=on_timeout,
             timeout_input=timeout_input,
             validate_before_resume=validate_before_resume,
+            assignees=assignees,
+            allow_self_approval=allow_self_approval,
         )
     except InloopAPIError as exc:
         # Suspended from elsewhere (suspend_flow_run(flow_run_id=...)): this is a check point,
@@ -346,6 +353,8 @@ async def pause_flow_run(
     *,
     on_timeout: OnTimeout = "fail",
     validate_before_resume: bool = False,
+    assignees: Sequence[str] | None = None,
+    allow_self_approval: bool = True,
 ) -> Any:
     """Pause this flow run until it is resumed; return the validated input it was given.
 
@@ -359,7 +368,12 @@ async def pause_flow_run(
     which runs the model's own validators: a refused answer gets a 422 with their messages and
     the run stays paused. If the process does not answer within INLOOP_VALIDATE_TIMEOUT_SECONDS,
     the resume goes ahead and the answer is validated here afterwards, as without the opt-in.
+
+    On a server with users, `assignees` (user names and `group:NAME`) limits who may answer
+    (admins always may), and `allow_self_approval=False` refuses the person who started the
+    run, in every mode.
     """
+    chosen = check_assignees(assignees)
     if validate_before_resume and wait_for_input is None:
         raise ValueError(
             "validate_before_resume=True needs wait_for_input=<a type or RunInput>: a pause "
@@ -367,7 +381,8 @@ async def pause_flow_run(
         )
     return await _pause(
         wait_for_input, timeout, poll_interval, key, reschedule=False, on_timeout=on_timeout,
-        validate_before_resume=validate_before_resume,
+        validate_before_resume=validate_before_resume, assignees=chosen,
+        allow_self_approval=allow_self_approval,
     )
 
 
@@ -379,6 +394,8 @@ async def suspend_flow_run(
     key: str | None = None,
     *,
     on_timeout: OnTimeout = "fail",
+    assignees: Sequence[str] | None = None,
+    allow_self_approval: bool = True,
 ) -> Any:
     """Suspend a flow run: its process ends, and its deployment runs it again after a resume.
 
@@ -390,7 +407,9 @@ async def suspend_flow_run(
     There is no `validate_before_resume` here: a suspended run has no live process to judge an
     answer, so its resume commits what the schema accepts (as does a resume of a pause that was
     suspended from elsewhere) and the model's validators run when the run executes again.
+    `assignees` and `allow_self_approval` work as for `pause_flow_run`.
     """
+    chosen = check_assignees(assignees)
     context = current_flow_run()
     other = flow_run_id is not None and (
         context is None or UUID(str(flow_run_id)) != context.flow_run.id
@@ -411,6 +430,8 @@ async def suspend_flow_run(
                 reschedule=True,
                 on_timeout=on_timeout,
                 timeout_input=timeout_input,
+                assignees=chosen,
+                allow_self_approval=allow_self_approval,
             )
         except InloopAPIError as exc:
             if exc.status_code != 409:
@@ -418,7 +439,10 @@ async def suspend_flow_run(
             raise CannotSuspend(f"flow run '{flow_run_id}' cannot be suspended: {exc.detail}") \
                 from exc
         return None
-    return await _pause(wait_for_input, timeout, 10, key, reschedule=True, on_timeout=on_timeout)
+    return await _pause(
+        wait_for_input, timeout, 10, key, reschedule=True, on_timeout=on_timeout,
+        assignees=chosen, allow_self_approval=allow_self_approval,
+    )
 
 
 @dual

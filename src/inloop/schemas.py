@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from inloop.assignees import check_assignees
 from inloop.bounds import MAX_INT64, Cursor, JsonObject, JsonValue, Text, Timestamp
 
 __all__ = [
@@ -134,6 +135,10 @@ class PauseDetails(BaseModel):
     has_input: bool = False
     description: str | None = None
     validate_before_resume: bool = False
+    # Who may answer (user names and `group:NAME`); empty: anyone whose role may resume.
+    assignees: list[str] = Field(default_factory=list)
+    # False: the run's `created_by` may not answer this pause.
+    allow_self_approval: bool = True
 
 
 class FlowRun(BaseModel):
@@ -152,6 +157,8 @@ class FlowRun(BaseModel):
     start_time: datetime | None = None
     end_time: datetime | None = None
     pause: PauseDetails | None = None
+    # The actor who started the run (for a deployment run: who asked the deployment to run it).
+    created_by: str | None = None
 
 
 class FlowRunWithToken(FlowRun):
@@ -199,6 +206,8 @@ class PauseRequest(BaseModel):
     timeout_input: JsonObject | None = None
     # Offer each resume to the paused flow's own validators first (a live pause only).
     validate_before_resume: bool = False
+    assignees: Annotated[list[str] | None, AfterValidator(check_assignees)] = None
+    allow_self_approval: bool = True
 
 
 class ResumeRequest(BaseModel):
@@ -287,6 +296,8 @@ class InboxItem(BaseModel):
     description_first_line: str | None = None
     waiting_since: datetime
     deadline: datetime | None = None
+    # Whether the caller may answer this pause (see inloop.server.answer_rules).
+    can_answer: bool = True
 
 
 class BlockDocument(BaseModel):

@@ -136,7 +136,8 @@ def test_inbox_lists_waiting_runs_and_clears(
         expect(first_row).not_to_contain_text("*")
         expect(first_row).not_to_contain_text("more text")
         expect(first_row).to_contain_text(first_run["name"])
-        expect(first_row.locator("td").nth(3)).to_contain_text(re.compile(r"in (14m|15m)"))
+        # Columns: run, asks, assigned to, waiting, deadline.
+        expect(first_row.locator("td").nth(4)).to_contain_text(re.compile(r"in (14m|15m)"))
         expect(second_row).to_contain_text("Check the shipment")
         # Oldest first.
         ids = table.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.runId)")

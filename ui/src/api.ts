@@ -43,6 +43,8 @@ export interface Pause {
   reschedule: boolean;
   has_input: boolean;
   description: string | null;
+  assignees: string[];
+  allow_self_approval: boolean;
 }
 
 export interface FlowRun {
@@ -61,6 +63,7 @@ export interface FlowRun {
   start_time: string | null;
   end_time: string | null;
   pause: Pause | null;
+  created_by: string | null;
 }
 
 export interface PauseDetails {
@@ -69,6 +72,12 @@ export interface PauseDetails {
   description: string | null;
   deadline: string | null;
   reschedule: boolean;
+  assignees: string[];
+  allow_self_approval: boolean;
+  created_by: string | null;
+  // For the caller: whether the server would take their answer, and if not, the rule's words.
+  can_answer?: boolean;
+  cannot_answer_because?: string | null;
 }
 
 export interface LogLine {
@@ -94,6 +103,7 @@ export interface InboxItem {
   description_first_line: string | null;
   waiting_since: string;
   deadline: string | null;
+  can_answer: boolean;
 }
 
 export interface Deployment {
@@ -399,8 +409,8 @@ export const api = {
   resume: (id: string, runInput: Json | null) =>
     request<FlowRun>(`/flow_runs/${id}/resume`, { method: 'POST', body: { run_input: runInput } }),
   cancel: (id: string) => request<FlowRun>(`/flow_runs/${id}/cancel`, { method: 'POST' }),
-  inbox: (limit: number, offset: number, signal?: AbortSignal) =>
-    request<InboxItem[]>(`/inbox${query({ limit, offset })}`, { signal }),
+  inbox: (limit: number, offset: number, signal?: AbortSignal, all = false) =>
+    request<InboxItem[]>(`/inbox${query({ limit, offset, all: all ? 'true' : undefined })}`, { signal }),
   inboxCount: (signal?: AbortSignal) => request<{ count: number }>('/inbox/count', { signal }),
   events: (filters: EventFilters, signal?: AbortSignal) =>
     request<AuditEvent[]>(`/events${query({ ...filters, order: 'desc' })}`, { signal }),

@@ -150,6 +150,8 @@ def inspect(flow_run_id: RunId) -> None:
         fields.add_row("Parent run", str(run.parent_flow_run_id))
     fields.add_row("Parameters", Text(json.dumps(run.parameters, default=str)))
     fields.add_row("Created", format_time(run.created))
+    if run.created_by:
+        fields.add_row("Started by", run.created_by)
     fields.add_row("Updated", format_time(run.updated))
     fields.add_row("Started", format_time(run.start_time))
     fields.add_row("Ended", format_time(run.end_time))
@@ -159,6 +161,11 @@ def inspect(flow_run_id: RunId) -> None:
         fields.add_row("Deadline", format_time(run.pause.deadline))
         if run.pause.description:
             fields.add_row("Asks", Text(first_line(run.pause.description)))
+        if run.pause.assignees:
+            fields.add_row("Assigned to", ", ".join(run.pause.assignees))
+        if not run.pause.allow_self_approval:
+            fields.add_row("Self-approval", f"not allowed: {run.created_by or 'its starter'} "
+                           "may not answer")
         fields.add_row("Resume with", f"inloop flow-run resume {run.id}")
     console().print(fields)
     console().print()

@@ -1,8 +1,9 @@
-"""`inloop inbox`: every run waiting for a person, oldest first."""
+"""`inloop inbox`: what waits for you (on a server with users) or for anyone, oldest first."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,18 +17,47 @@ if TYPE_CHECKING:
 __all__ = ["inbox"]
 
 
+def assigned_to(assignees: Sequence[str], me: str | None, my_groups: Sequence[str]) -> Text:
+    """The assignees, with the caller (and the caller's groups) marked "you"."""
+    if not assignees:
+        return Text("anyone who may resume", style="dim")
+    shown = Text()
+    for index, assignee in enumerate(assignees):
+        if index:
+            shown.append(", ")
+        if assignee == me:
+            shown.append("you", style="bold green")
+        elif assignee.startswith("group:") and assignee[len("group:"):] in my_groups:
+            shown.append(f"{assignee} (you)", style="bold green")
+        else:
+            shown.append(assignee)
+    return shown
+
+
 def inbox(
     limit: Annotated[
         int, typer.Option(min=1, max=1000, metavar="N", help="How many runs to show.")
     ] = 50,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Operators and admins: every waiting run, also those you may not answer.",
+        ),
+    ] = False,
 ) -> None:
-    """List every paused or suspended run waiting for input, oldest first."""
+    """List paused or suspended runs waiting for input, oldest first: on a server with users,
+    those you may answer."""
     from inloop.client import get_client
 
-    items: list[InboxItem] = get_client().read_inbox(limit=limit)
+    client = get_client()
+    items: list[InboxItem] = client.read_inbox(limit=limit, all_waiting=show_all)
     if not items:
         console().print("[dim]Nothing is waiting for you.[/]")
         return
+    session: dict[str, Any] = client.read_session()
+    me = session.get("actor") if session.get("kind") == "user" else None
+    groups = list(session.get("groups") or [])
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("Flow", no_wrap=True)
     table.add_column("Run", no_wrap=True)
@@ -35,10 +65,12 @@ def inbox(
     table.add_column("State", no_wrap=True)
     table.add_column("Waiting since", no_wrap=True)
     table.add_column("Deadline", no_wrap=True)
+    table.add_column("Assigned to")
     table.add_column("Asks")
     table.add_column("Resume with", no_wrap=True)
     for item in items:
         run = item.flow_run
+        assignees = run.pause.assignees if run.pause else []
         table.add_row(
             run.flow_name,
             run.name,
@@ -46,7 +78,10 @@ def inbox(
             state_text(run.state),
             relative(item.waiting_since),
             relative(item.deadline) if item.deadline else "none",
+            assigned_to(assignees, me, groups),
             Text(first_line(item.description_first_line or "")),
-            f"inloop flow-run resume {run.id}",
+            f"inloop flow-run resume {run.id}"
+            if item.can_answer
+            else Text("not yours to answer", style="dim"),
         )
     console().print(table)

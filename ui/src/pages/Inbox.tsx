@@ -1,5 +1,6 @@
 import { useEffect, useLayoutEffect, useState } from 'react';
 import { api, type InboxItem } from '../api';
+import { Assignees, useSession } from '../components/Assignees';
 import { ErrorMessage, Loading, StateBadge } from '../components/common';
 import { formatTime, relative, since } from '../format';
 import { CHANGED, useNow, usePolled } from '../live';
@@ -17,19 +18,27 @@ export function preloadInbox() {
   preloaded.catch(() => undefined); // handled by whoever consumes it
 }
 
-function loadPage(page: number, signal: AbortSignal): Promise<InboxItem[]> {
+function loadPage(page: number, all: boolean, signal: AbortSignal): Promise<InboxItem[]> {
   const early = preloaded;
   preloaded = null;
-  return page === 1 && early ? early : api.inbox(PAGE_SIZE + 1, (page - 1) * PAGE_SIZE, signal);
+  if (page === 1 && early && !all) return early;
+  return api.inbox(PAGE_SIZE + 1, (page - 1) * PAGE_SIZE, signal, all);
 }
+
+// Roles the server lets list every waiting run (`all=true`), also those they may not answer.
+const SEE_ALL = ['operator', 'admin'];
 
 export default function Inbox() {
   useTitle('Inbox');
   const [page, setPage] = useState(1);
+  const [all, setAll] = useState(false);
+  const session = useSession();
+  const people = session?.mode === 'users';
+  const mayShowAll = people && SEE_ALL.includes(session?.role ?? '');
   const now = useNow();
   const { data, error, reload } = usePolled(
-    (signal) => loadPage(page, signal),
-    `inbox:${page}`,
+    (signal) => loadPage(page, all, signal),
+    `inbox:${page}:${all}`,
     3000,
     { keepOnKeyChange: true },
   );
@@ -47,7 +56,22 @@ export default function Inbox() {
   return (
     <div className="page">
       <h1>Inbox</h1>
-      <p className="muted">Every run waiting for a person, oldest first.</p>
+      <p className="muted">
+        {people && !all ? 'What waits for you' : 'Every run waiting for a person'}, oldest first.
+      </p>
+      {mayShowAll && (
+        <label className="inbox-all">
+          <input
+            type="checkbox"
+            checked={all}
+            onChange={(event) => {
+              setAll(event.target.checked);
+              setPage(1);
+            }}
+          />{' '}
+          Show every waiting run, also those you may not answer
+        </label>
+      )}
       <ErrorMessage error={error} />
       {!items ? (
         !error && <Loading what="Loading the inbox" />
@@ -61,6 +85,7 @@ export default function Inbox() {
             <tr>
               <th scope="col">Run</th>
               <th scope="col">Asks</th>
+              <th scope="col">Assigned to</th>
               <th scope="col">Waiting</th>
               <th scope="col">Deadline</th>
               <th scope="col">
@@ -82,6 +107,9 @@ export default function Inbox() {
                   <td className="first-line">
                     {item.description_first_line ? markdownToText(item.description_first_line) : <span className="muted">—</span>}
                   </td>
+                  <td data-testid="assigned-to">
+                    <Assignees assignees={run.pause?.assignees ?? []} session={session} />
+                  </td>
                   <td title={`since ${formatTime(item.waiting_since)}`} data-testid="waiting-for">
                     waiting for {since(item.waiting_since, now)}
                   </td>
@@ -93,9 +121,15 @@ export default function Inbox() {
                     )}
                   </td>
                   <td>
-                    <Link className="btn btn-primary btn-small" href={`/runs/${run.id}/resume`}>
-                      Respond
-                    </Link>
+                    {item.can_answer ? (
+                      <Link className="btn btn-primary btn-small" href={`/runs/${run.id}/resume`}>
+                        Respond
+                      </Link>
+                    ) : (
+                      <span className="muted" data-testid="not-yours">
+                        not yours to answer
+                      </span>
+                    )}
                   </td>
                 </tr>
               );

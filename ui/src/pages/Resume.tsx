@@ -1,5 +1,6 @@
 import { lazy, Suspense, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, FINAL_STATE_TYPES, type Json, type PauseDetails } from '../api';
+import { Assignees, useSession } from '../components/Assignees';
 import { ErrorMessage, Loading, Markdown, Section, StateBadge } from '../components/common';
 import { Logs } from '../components/Logs';
 import { formatTime, relative } from '../format';
@@ -46,6 +47,7 @@ export default function Resume({ id }: { id: string }) {
   const [pause, setPause] = useState<{ details: PauseDetails; seq: number } | null>(null);
   const [pauseError, setPauseError] = useState<Error | null>(null);
   const [resumedSeq, setResumedSeq] = useState<number | null>(null);
+  const session = useSession();
   useTitle(run ? `Resume ${run.name}` : 'Resume');
 
   const waiting = run ? isWaiting(run) : false;
@@ -109,6 +111,12 @@ export default function Resume({ id }: { id: string }) {
             </p>
           )}
           {current.description && <Markdown source={current.description} />}
+          <p className="muted pause-meta" data-testid="pause-rules">
+            Assigned to <Assignees assignees={current.assignees ?? []} session={session} />
+            {current.allow_self_approval === false && (
+              <> · not answerable by whoever started the run{current.created_by && <> ({current.created_by})</>}</>
+            )}
+          </p>
           <p className="muted pause-meta">
             Pause <code>{current.key}</code>
             {current.reschedule && ' · suspended (the flow re-runs when resumed)'}
@@ -119,20 +127,26 @@ export default function Resume({ id }: { id: string }) {
               </>
             )}
           </p>
-          <Suspense fallback={<Loading what="Loading form" />}>
-            {current.schema ? (
-              <SchemaForm
-                key={`${current.key}:${seq}`}
-                schema={current.schema}
-                submitText="Resume"
-                locPrefix="run_input"
-                requirePrefilled
-                onSubmit={resume}
-              />
-            ) : (
-              <PlainResume key={`${current.key}:${seq}`} onSubmit={resume} />
-            )}
-          </Suspense>
+          {current.can_answer === false ? (
+            <p className="alert alert-error" role="alert" data-testid="cannot-answer">
+              You cannot answer this pause: {current.cannot_answer_because}
+            </p>
+          ) : (
+            <Suspense fallback={<Loading what="Loading form" />}>
+              {current.schema ? (
+                <SchemaForm
+                  key={`${current.key}:${seq}`}
+                  schema={current.schema}
+                  submitText="Resume"
+                  locPrefix="run_input"
+                  requirePrefilled
+                  onSubmit={resume}
+                />
+              ) : (
+                <PlainResume key={`${current.key}:${seq}`} onSubmit={resume} />
+              )}
+            </Suspense>
+          )}
         </section>
       ) : waiting ? (
         <Loading what="Loading the pause" />

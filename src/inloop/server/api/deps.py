@@ -6,17 +6,20 @@ import time
 
 from fastapi import Request
 
+from inloop.server.answer_rules import Answerer
 from inloop.server.database.engine import Database
-from inloop.server.identity import PRINCIPAL_KEY, Principal
+from inloop.server.identity import PRINCIPAL_KEY, Identity, Principal
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 
 __all__ = [
     "actor",
+    "answerer",
     "calling_run",
     "get_db",
     "paused_grace",
     "remote_address",
     "run_tokens",
+    "users_mode",
     "validate_timeout",
 ]
 
@@ -35,6 +38,20 @@ async def actor(request: Request) -> str:
     """
     principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
     return principal.actor if principal is not None else "anonymous"
+
+
+async def answerer(request: Request) -> Answerer:
+    """The caller as `answer_rules` sees them: actor, user name, groups and role."""
+    principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
+    if principal is None:
+        return Answerer("anonymous", None, (), "viewer")
+    return Answerer.from_principal(principal)
+
+
+async def users_mode(request: Request) -> bool:
+    """Whether this server has users (assignees are matched only then)."""
+    identity: Identity = request.app.state.identity
+    return await identity.mode() == "users"
 
 
 async def remote_address(request: Request) -> str | None:

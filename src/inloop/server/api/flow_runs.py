@@ -20,13 +20,16 @@ from inloop.schemas import (
     State,
     StateType,
 )
+from inloop.server.answer_rules import Answerer
 from inloop.server.api import resuming
 from inloop.server.api.deps import (
     actor,
+    answerer,
     get_db,
     paused_grace,
     remote_address,
     run_tokens,
+    users_mode,
     validate_timeout,
 )
 from inloop.server.api.fast_json import json_response
@@ -267,27 +270,36 @@ async def pause(
     "/{flow_run_id}/pause", responses=errors(404, 409, 422),
     dependencies=[require("runs:read")],
 )
-async def read_pause(flow_run_id: RunId, db: Database = Depends(get_db)) -> dict[str, Any]:
+async def read_pause(
+    flow_run_id: RunId,
+    who: Answerer = Depends(answerer),
+    people: bool = Depends(users_mode),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    """The pause, with `can_answer` (and `cannot_answer_because`) for the caller."""
     async with db.read() as conn:
-        return await pauses.read_pause(conn, flow_run_id)
+        return await pauses.read_pause(conn, flow_run_id, who, users_mode=people)
 
 
 @router.post(
-    "/{flow_run_id}/resume", responses=errors(404, 409, 413, 422),
+    "/{flow_run_id}/resume", responses=errors(403, 404, 409, 413, 422),
     dependencies=[require("runs:resume")],
 )
 async def resume(
     flow_run_id: RunId,
     # Optional, like the reference: a bodiless POST resumes without input.
     body: ResumeRequest | None = None,
-    who: str = Depends(actor),
+    by: Answerer = Depends(answerer),
+    people: bool = Depends(users_mode),
     grace: float | None = Depends(paused_grace),
     verdict_wait: float = Depends(validate_timeout),
     remote: str | None = Depends(remote_address),
     db: Database = Depends(get_db),
 ) -> FlowRun:
+    """Answer a pause. 403 naming the rule when the pause's assignees or self-approval rule
+    refuse the caller (see inloop.server.answer_rules); the refusal is recorded as an event."""
     run_input = body.run_input if body is not None else None
     return await resuming.resume(
-        db, flow_run_id, run_input, actor=who, grace=grace, remote=remote,
-        verdict_wait=verdict_wait,
+        db, flow_run_id, run_input, answerer=by, users_mode=people, grace=grace,
+        remote=remote, verdict_wait=verdict_wait,
     )

@@ -1,18 +1,27 @@
-"""The inbox: every run waiting for a person, oldest first."""
+"""The inbox: every run waiting for a person, oldest first.
+
+In users mode each person sees what waits for them: the pauses `answer_rules` lets them answer.
+Operators and admins may ask for everything (`all=true`), each item with its `can_answer`.
+Open and shared-key servers list every waiting run, as they always have.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from inloop import __version__
-from inloop.schemas import InboxItem
-from inloop.server.api.deps import get_db
+from inloop.schemas import FlowRun, InboxItem
+from inloop.server.answer_rules import Answerer, refusal
+from inloop.server.api.deps import answerer, get_db, users_mode
 from inloop.server.api.params import Offset
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
+from inloop.server.errors import Forbidden
 from inloop.server.permissions import require
-from inloop.server.store import runs
+from inloop.server.store import pauses, runs
 
 router = APIRouter(tags=["inbox"])
 
@@ -32,17 +41,56 @@ async def health(db: Database = Depends(get_db)) -> Health:
     return Health(status="ok", version=__version__, database=db.dialect_name)
 
 
-@router.get("/inbox", responses=errors(422), dependencies=[require("runs:read")])
+SEE_ALL = frozenset({"operator", "admin"})
+
+
+def _judge(who: Answerer, people: bool) -> Callable[[FlowRun], bool]:
+    def may_answer(run: FlowRun) -> bool:
+        return refusal(who, pauses.rules_of(run), users_mode=people) is None
+
+    return may_answer
+
+
+def _check_all(who: Answerer, everything: bool) -> None:
+    if everything and who.role not in SEE_ALL:
+        raise Forbidden(
+            f"all=true lists pauses you may not answer, for roles {', '.join(sorted(SEE_ALL))}; "
+            f"you are {who.actor} with role {who.role!r}: leave out all=true to see what "
+            "waits for you"
+        )
+
+
+@router.get("/inbox", responses=errors(403, 422), dependencies=[require("runs:read")])
 async def inbox(
     limit: int = Query(default=50, ge=1, le=1000),
     offset: Offset = 0,
+    everything: bool = Query(default=False, alias="all"),
+    who: Answerer = Depends(answerer),
+    people: bool = Depends(users_mode),
     db: Database = Depends(get_db),
 ) -> list[InboxItem]:
+    """Waiting runs, oldest first. Users mode: only those the caller may answer, unless
+    `all=true` (operators, admins); every item says `can_answer` for the caller."""
+    _check_all(who, everything)
     async with db.read() as conn:
-        return await runs.inbox(conn, limit=limit, offset=offset)
+        return await runs.inbox(
+            conn,
+            limit=limit,
+            offset=offset,
+            may_answer=_judge(who, people),
+            only_answerable=people and not everything,
+        )
 
 
-@router.get("/inbox/count", dependencies=[require("runs:read")])
-async def inbox_count(db: Database = Depends(get_db)) -> Count:
+@router.get("/inbox/count", responses=errors(403, 422), dependencies=[require("runs:read")])
+async def inbox_count(
+    everything: bool = Query(default=False, alias="all"),
+    who: Answerer = Depends(answerer),
+    people: bool = Depends(users_mode),
+    db: Database = Depends(get_db),
+) -> Count:
+    """How many runs `GET /inbox` (with the same `all`) would list."""
+    _check_all(who, everything)
+    judge = _judge(who, people) if people and not everything else None
     async with db.read() as conn:
-        return Count(count=await runs.inbox_count(conn))
+        return Count(count=await runs.inbox_count(conn, judge))

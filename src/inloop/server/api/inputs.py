@@ -6,7 +6,15 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from inloop.schemas import INPUT_KEY_PATTERN, FlowRunInput, InputCreate, InputFilter
-from inloop.server.api.deps import actor, calling_run, get_db, remote_address
+from inloop.server.answer_rules import Answerer, AnswerRefused
+from inloop.server.api.deps import (
+    actor,
+    answerer,
+    calling_run,
+    get_db,
+    remote_address,
+    users_mode,
+)
 from inloop.server.api.fast_json import json_response
 from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
@@ -14,7 +22,7 @@ from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
 from inloop.server.permissions import require
 from inloop.server.run_tokens import stamp_sender
-from inloop.server.store import inputs, runs
+from inloop.server.store import inputs, pauses, runs
 from inloop.server.wakeups import wait_until
 
 router = APIRouter(prefix="/flow_runs/{flow_run_id}", tags=["inputs"])
@@ -39,18 +47,29 @@ async def create_input(
     db: Database = Depends(get_db),
     caller: str | None = Depends(calling_run),
     who: str = Depends(actor),
+    by: Answerer = Depends(answerer),
+    people: bool = Depends(users_mode),
     remote: str | None = Depends(remote_address),
 ) -> Response:
     """Store an input (201); the same key, value and sender again is the same input (200).
 
-    A flow run's sender is set from its run token, never from the body.
+    A flow run's sender is set from its run token, never from the body. An input under a
+    waiting pause's `<key>-response` answers that pause, so the pause's rules apply (403).
     """
     inputs.check_key(body.key)
     sender = stamp_sender(body.sender, caller)
-    async with db.transaction() as tx:
-        stored, created = await inputs.create_input(
-            tx, flow_run_id, body.key, body.value, sender, actor=who, remote=remote
-        )
+    try:
+        async with db.transaction() as tx:
+            await pauses.check_input_answer(tx, flow_run_id, body.key, by, users_mode=people)
+            stored, created = await inputs.create_input(
+                tx, flow_run_id, body.key, body.value, sender, actor=who, remote=remote
+            )
+    except AnswerRefused as exc:
+        async with db.transaction() as tx:
+            await pauses.record_refused_answer(
+                tx, flow_run_id, exc.rule, str(exc.detail), actor=who, remote=remote
+            )
+        raise
     return json_response(stored, FlowRunInput, 201 if created else 200)
 
 

@@ -17,22 +17,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import Text
 from inloop.schemas import FlowRun, ResumeRequest
+from inloop.server.answer_rules import Answerer, check_may_answer
 from inloop.server.api import resuming
 from inloop.server.api.deps import (
     actor,
     get_db,
     paused_grace,
     remote_address,
+    users_mode,
     validate_timeout,
 )
 from inloop.server.api.fast_json import json_response
 from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
-from inloop.server.database.engine import Database
+from inloop.server.database.engine import Connection, Database
 from inloop.server.errors import NotFound
 from inloop.server.link_tokens import LinkTokens
 from inloop.server.permissions import require
-from inloop.server.store import links
+from inloop.server.store import links, pauses, runs, users
 
 __all__ = ["DEFAULT_EXPIRES_SECONDS", "MAX_EXPIRES_SECONDS", "router"]
 
@@ -114,6 +116,22 @@ def _link_id(tokens: LinkTokens, token: str) -> str:
     return link_id
 
 
+async def _link_answerer(conn: Connection, recipient: str) -> Answerer:
+    """A link's answerer for the pause rules: `link:<recipient>`, matched as the user it names.
+
+    The link was made by someone allowed to make links (an operator or admin), so it carries an
+    operator's standing to answer an unassigned pause; assignees and self-approval still bind
+    the recipient, as they would bind that person signed in.
+    """
+    user = await users.user_for_recipient(conn, recipient)
+    return Answerer(
+        f"link:{recipient}",
+        user["name"] if user else None,
+        tuple(user["groups"]) if user else (),
+        "operator",
+    )
+
+
 def _base_url(request: Request) -> str:
     """Where links point: INLOOP_UI_URL when set (behind a proxy), else this server's own URL."""
     configured: str | None = request.app.state.settings.ui_url
@@ -129,16 +147,26 @@ async def create_link(
     body: LinkCreate,
     request: Request,
     who: str = Depends(actor),
+    people: bool = Depends(users_mode),
     remote: str | None = Depends(remote_address),
     tokens: LinkTokens = Depends(link_tokens),
     db: Database = Depends(get_db),
 ) -> CreatedLink:
-    """A signed link that answers the run's current pause once, for `recipient`."""
+    """A signed link that answers the run's current pause once, for `recipient`.
+
+    403 naming the rule when the pause's assignees or self-approval rule would refuse the
+    recipient: a link that could never be used is not made.
+    """
+    recipient = body.recipient.strip()
     async with db.transaction() as tx:
+        run = await runs.read_run(tx, flow_run_id)
+        if run is not None and run.pause is not None:
+            answerer = await _link_answerer(tx, recipient)
+            check_may_answer(answerer, pauses.rules_of(run), users_mode=people)
         link = await links.create_link(
             tx,
             flow_run_id,
-            recipient=body.recipient.strip(),
+            recipient=recipient,
             expires_in=body.expires_in,
             created_by=who,
             remote=remote,
@@ -176,6 +204,7 @@ async def use_link(
     body: ResumeRequest | None = None,
     grace: float | None = Depends(paused_grace),
     verdict_wait: float = Depends(validate_timeout),
+    people: bool = Depends(users_mode),
     remote: str | None = Depends(remote_address),
     tokens: LinkTokens = Depends(link_tokens),
     db: Database = Depends(get_db),
@@ -187,12 +216,14 @@ async def use_link(
     link_id = _link_id(tokens, token)
     async with db.read() as conn:
         link = await links.read_link(conn, link_id)
+        answerer = await _link_answerer(conn, link.recipient)
     try:
         run = await resuming.resume(
             db,
             link.flow_run_id,
             body.run_input if body is not None else None,
-            actor=f"link:{link.recipient}",
+            answerer=answerer,
+            users_mode=people,
             grace=grace,
             remote=remote,
             verdict_wait=verdict_wait,

@@ -29,6 +29,7 @@ from inloop.automations import (
     WebhookAction,
 )
 from inloop.schemas import FlowRun, StateType
+from inloop.server.answer_rules import Answerer, AnswerRefused
 from inloop.server.automations.templates import TemplateFailed, render, template_context
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, Invalid, NotFound
@@ -273,7 +274,12 @@ async def _resume_with_defaults(delivery: Delivery, run: FlowRun, ctx: Context) 
     who = actor_of(delivery)
     try:
         async with ctx.db.transaction() as tx:
-            resumed = await pauses.resume_run(tx, str(run.id), None, who, ctx.paused_grace)
+            # An automation is an admin's standing order: exempt from assignees, like an admin,
+            # and never the run's creator, so the same rules pass it through answer_rules.
+            answerer = Answerer(who, None, (), "admin")
+            resumed = await pauses.resume_run(
+                tx, str(run.id), None, answerer, ctx.paused_grace, users_mode=True
+            )
     except Invalid as exc:
         detail = exc.detail if isinstance(exc.detail, list) else [{"msg": str(exc.detail)}]
         raise ActionFailed(
@@ -281,7 +287,7 @@ async def _resume_with_defaults(delivery: Delivery, run: FlowRun, ctx: Context) 
             "give every field of the pause's input a default, or resume it by hand",
             retry=False,
         ) from exc
-    except (Conflict, NotFound) as exc:
+    except (Conflict, NotFound, AnswerRefused) as exc:
         raise ActionFailed(str(exc), retry=False) from exc
     if resumed.state.type is StateType.CRASHED:
         raise ActionFailed(

@@ -127,6 +127,12 @@ flow_runs = sa.Table(
     # "defaults" resumes it with `pause_timeout_input`, checked against the schema at pause time.
     sa.Column("pause_on_timeout", sa.String(20), nullable=True),
     sa.Column("pause_timeout_input", sa.JSON(), nullable=True),
+    # Who may answer it: a JSON list of user names and `group:NAME` (NULL: no assignees), and
+    # whether the run's creator may (NULL, as on rows older than the column: yes).
+    sa.Column("pause_assignees", sa.JSON(), nullable=True),
+    sa.Column("pause_allow_self_approval", sa.Boolean(), nullable=True),
+    # The actor of the request that created the run (NULL on rows older than the column).
+    sa.Column("created_by", sa.String(300), nullable=True),
     # Runner bookkeeping: who claimed the run and when it last said it was alive.
     sa.Column("runner_id", sa.String(100), nullable=True),
     sa.Column("heartbeat_at", UTCDateTime(), nullable=True),

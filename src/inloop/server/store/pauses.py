@@ -18,6 +18,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 
 from inloop.schemas import FlowRun, PauseRequest, StateType
+from inloop.server.answer_rules import Answerer, PauseRules, check_may_answer, refusal
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import flow_runs, utcnow
 from inloop.server.errors import Conflict, Invalid
@@ -26,11 +27,14 @@ from inloop.server.store import events, inputs, runs
 __all__ = [
     "TIMEOUT_ACTOR",
     "UnusableSchema",
+    "check_input_answer",
     "pause_run",
     "read_pause",
+    "record_refused_answer",
     "record_rejected_resume",
     "resume_overdue_with_defaults",
     "resume_run",
+    "rules_of",
     "schema_problem",
     "validate_against_schema",
     "with_defaults",
@@ -106,6 +110,10 @@ async def pause_run(
         # Read by store/offers.py: resumes of this pause are offered to the flow first. A
         # suspension has no process to ask, so there it is never set.
         details["validate_before_resume"] = True
+    if request.assignees or not request.allow_self_approval:
+        # Only when set, so a plain pause's event reads as it always has.
+        details["assignees"] = request.assignees or []
+        details["allow_self_approval"] = request.allow_self_approval
     extra: dict[str, Any] = {
         "pause_key": request.key,
         "pause_deadline": deadline,
@@ -113,6 +121,8 @@ async def pause_run(
         "pause_started": now,
         "pause_on_timeout": "defaults" if request.on_timeout == "defaults" else None,
         "pause_timeout_input": timeout_input,
+        "pause_assignees": request.assignees,
+        "pause_allow_self_approval": request.allow_self_approval,
     }
     if row.heartbeat_at is not None:
         # A beating process asks for this pause, so it is alive now; from here on it beats
@@ -209,8 +219,23 @@ async def resume_overdue_with_defaults(tx: Tx) -> list[str]:
     return resumed
 
 
-async def read_pause(conn: Connection, run_id: str) -> dict[str, Any]:
-    """What a waiting run asks for: its pause key, JSON schema, description and deadline."""
+def rules_of(run: FlowRun) -> PauseRules:
+    """What the run's current pause asks of whoever answers it (a waiting run without pause
+    details, which no current server writes, asks nothing beyond the roles)."""
+    if run.pause is None:
+        return PauseRules([], True, run.created_by)
+    return PauseRules(run.pause.assignees, run.pause.allow_self_approval, run.created_by)
+
+
+async def read_pause(
+    conn: Connection,
+    run_id: str,
+    answerer: Answerer | None = None,
+    *,
+    users_mode: bool = False,
+) -> dict[str, Any]:
+    """What a waiting run asks for: its pause key, JSON schema, description, deadline, who may
+    answer it, and (given the `answerer`) whether they may, and if not, why not."""
     run = await runs.require_run(conn, run_id)
     if run.pause is None:
         raise Conflict(
@@ -219,14 +244,22 @@ async def read_pause(conn: Connection, run_id: str) -> dict[str, Any]:
         )
     schema = await inputs.read_input(conn, run_id, f"{run.pause.key}-schema")
     description = await inputs.read_input(conn, run_id, f"{run.pause.key}-description")
-    return {
+    found = {
         "key": run.pause.key,
         "schema": schema.value if schema else None,
         "description": description.value if description else None,
         "deadline": run.pause.deadline,
         "reschedule": run.pause.reschedule,
         "on_timeout": run.state.details.get("on_timeout", "fail"),
+        "assignees": run.pause.assignees,
+        "allow_self_approval": run.pause.allow_self_approval,
+        "created_by": run.created_by,
     }
+    if answerer is not None:
+        refused = refusal(answerer, rules_of(run), users_mode=users_mode)
+        found["can_answer"] = refused is None
+        found["cannot_answer_because"] = refused[1] if refused else None
+    return found
 
 
 def with_defaults(schema: Any, value: dict[str, Any]) -> dict[str, Any]:
@@ -282,9 +315,10 @@ async def resume_run(
     tx: Tx,
     run_id: str,
     run_input: dict[str, Any] | None,
-    resumed_by: str,
+    answerer: Answerer,
     waiter_grace: float | None = None,
     *,
+    users_mode: bool,
     remote: str | None = None,
     expected_key: str | None = None,
 ) -> FlowRun:
@@ -295,7 +329,11 @@ async def resume_run(
     `expected_key`: the pause the answer was judged for (by the flow's validators); if the run
     now waits at another pause, the answer is refused rather than given to a question it was
     never checked against.
+
+    Every resume comes through here, so here is where `answer_rules` decides who may answer:
+    an answerer the pause's rules refuse gets AnswerRefused (403) and nothing changes.
     """
+    resumed_by = answerer.actor
     row = await runs.lock_run(tx, run_id)
     current = StateType(row.state_type)
     if current not in (StateType.PAUSED, StateType.SUSPENDED):
@@ -304,6 +342,7 @@ async def resume_run(
             f"flow run '{row.name}' is not paused (state: {row.state_name}); "
             f"only paused or suspended runs can be resumed{why}"
         )
+    check_may_answer(answerer, rules_of(runs.to_flow_run(row)), users_mode=users_mode)
     if (
         current is StateType.PAUSED
         and waiter_grace is not None
@@ -400,4 +439,36 @@ async def record_rejected_resume(
                 for error in errors[:20]
             ],
         },
+    )
+
+
+async def check_input_answer(
+    tx: Tx, run_id: str, key: str, answerer: Answerer, *, users_mode: bool
+) -> None:
+    """An input sent to a waiting pause's `-response` key is an answer to that pause, so the
+    same rules decide whether the sender may give it (AnswerRefused, 403, when not)."""
+    run = await runs.read_run(tx, run_id)
+    if run is None or run.pause is None or key != f"{run.pause.key}-response":
+        return
+    check_may_answer(answerer, rules_of(run), users_mode=users_mode)
+
+
+async def record_refused_answer(
+    tx: Tx,
+    run_id: str,
+    rule: str,
+    message: str,
+    *,
+    actor: str,
+    remote: str | None = None,
+) -> None:
+    """Note an answer a pause's rules refused (its own transaction: the resume rolled back)."""
+    row = await runs.lock_run(tx, run_id)
+    await events.record(
+        tx,
+        "flow-run.resume-refused",
+        actor=actor,
+        flow_run_id=run_id,
+        remote=remote,
+        details={"key": row.pause_key, "rule": rule, "reason": message},
     )

@@ -7,6 +7,7 @@ written to `flow_runs` and appended to `flow_run_states` in the same transaction
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,10 +48,12 @@ __all__ = [
     "silence_message",
     "state_history",
     "states_of",
+    "to_flow_run",
     "write_state",
 ]
 
 S = StateType
+INBOX_BATCH = 500
 ALLOWED: dict[StateType, frozenset[StateType]] = {
     S.SCHEDULED: frozenset({S.PENDING, S.RUNNING, S.FAILED, S.CRASHED, S.CANCELLED}),
     S.PENDING: frozenset({S.RUNNING, S.FAILED, S.CRASHED, S.CANCELLED, S.SCHEDULED}),
@@ -74,7 +77,7 @@ RUN_SELECT = sa.select(
 )
 
 
-def _to_flow_run(row: Any) -> FlowRun:
+def to_flow_run(row: Any) -> FlowRun:
     details = dict(row.state_details or {})
     state_type = StateType(row.state_type)
     pause = None
@@ -86,6 +89,8 @@ def _to_flow_run(row: Any) -> FlowRun:
             has_input=bool(details.get("has_input")),
             description=details.get("description"),
             validate_before_resume=bool(details.get("validate_before_resume")),
+            assignees=list(row.pause_assignees or []),
+            allow_self_approval=row.pause_allow_self_approval is not False,
         )
     return FlowRun(
         id=row.id,
@@ -109,6 +114,7 @@ def _to_flow_run(row: Any) -> FlowRun:
         start_time=row.start_time,
         end_time=row.end_time,
         pause=pause,
+        created_by=row.created_by,
     )
 
 
@@ -150,6 +156,13 @@ async def create_run(
     flow_id = await ensure_flow(tx, flow_name)
     now = utcnow()
     run_id = str(uuid.uuid4())
+    created_by = actor
+    if parent_flow_run_id is not None:
+        # A subflow is started by its parent's process; the person behind it is the parent's.
+        parent = await tx.execute(
+            sa.select(flow_runs.c.created_by).where(flow_runs.c.id == parent_flow_run_id)
+        )
+        created_by = parent.scalar_one_or_none() or actor
     await tx.execute(
         flow_runs.insert().values(
             id=run_id,
@@ -168,6 +181,7 @@ async def create_run(
             updated=now,
             pause_reschedule=False,
             run_count=0,
+            created_by=created_by,
         )
     )
     # The history starts with the run's first state; a run created RUNNING passes through
@@ -189,7 +203,7 @@ async def create_run(
     tx.notify(f"run:{run_id}", "runs")
     if first is S.SCHEDULED:
         tx.notify("scheduled")
-    return _to_flow_run(row)
+    return to_flow_run(row)
 
 
 async def lock_run(tx: Tx, run_id: str) -> Any:
@@ -220,7 +234,7 @@ async def lock_for_inputs(tx: Tx, run_id: str) -> Any:
 
 async def read_run(conn: Connection, run_id: str) -> FlowRun | None:
     row = (await conn.execute(RUN_SELECT.where(flow_runs.c.id == run_id))).first()
-    return _to_flow_run(row) if row is not None else None
+    return to_flow_run(row) if row is not None else None
 
 
 async def states_of(conn: Connection, run_ids: list[str]) -> dict[str, StateType]:
@@ -265,7 +279,7 @@ async def list_runs(
     if parent_flow_run_id:
         query = query.where(flow_runs.c.parent_flow_run_id == parent_flow_run_id)
     query = query.order_by(flow_runs.c.created.desc(), flow_runs.c.id).limit(limit).offset(offset)
-    return [_to_flow_run(row) for row in await conn.execute(query)]
+    return [to_flow_run(row) for row in await conn.execute(query)]
 
 
 async def resolve_runs(conn: Connection, ref: str, limit: int = 10) -> list[FlowRun]:
@@ -277,7 +291,7 @@ async def resolve_runs(conn: Connection, ref: str, limit: int = 10) -> list[Flow
         # Ids are stored as lowercase text, so a prefix is a range scan on the primary key.
         matches = matches | flow_runs.c.id.startswith(prefix, autoescape=True)
     query = RUN_SELECT.where(matches).order_by(flow_runs.c.created.desc()).limit(limit)
-    return [_to_flow_run(row) for row in await conn.execute(query)]
+    return [to_flow_run(row) for row in await conn.execute(query)]
 
 
 async def state_history(conn: Connection, run_id: str) -> list[State]:
@@ -552,27 +566,68 @@ def _inbox_query() -> sa.Select[Any]:
     return RUN_SELECT.where(flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value]))
 
 
-async def inbox(conn: Connection, *, limit: int = 50, offset: int = 0) -> list[InboxItem]:
+def _inbox_item(row: Any, run: FlowRun, can_answer: bool) -> InboxItem:
+    description = run.pause.description if run.pause else None
+    first_line = None
+    if description:
+        first_line = next((ln.strip() for ln in description.splitlines() if ln.strip()), None)
+    return InboxItem(
+        flow_run=run,
+        description_first_line=first_line,
+        waiting_since=row.pause_started or row.state_timestamp,
+        deadline=row.pause_deadline,
+        can_answer=can_answer,
+    )
+
+
+async def inbox(
+    conn: Connection,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    may_answer: Callable[[FlowRun], bool] | None = None,
+    only_answerable: bool = False,
+) -> list[InboxItem]:
+    """Waiting runs, oldest first, each marked with `may_answer(run)`.
+
+    With `only_answerable`, the runs `may_answer` refuses are left out before paging, so
+    `offset` counts only what the caller sees. Who may answer depends on rules kept in Python
+    (answer_rules), so those pages are read in batches and filtered here.
+    """
     query = _inbox_query().order_by(flow_runs.c.pause_started, flow_runs.c.id)
-    items = []
-    for row in await conn.execute(query.limit(limit).offset(offset)):
-        run = _to_flow_run(row)
-        description = run.pause.description if run.pause else None
-        first_line = None
-        if description:
-            first_line = next((ln.strip() for ln in description.splitlines() if ln.strip()), None)
-        items.append(
-            InboxItem(
-                flow_run=run,
-                description_first_line=first_line,
-                waiting_since=row.pause_started or row.state_timestamp,
-                deadline=row.pause_deadline,
-            )
-        )
+    items: list[InboxItem] = []
+    if not only_answerable or may_answer is None:
+        for row in await conn.execute(query.limit(limit).offset(offset)):
+            run = to_flow_run(row)
+            items.append(_inbox_item(row, run, may_answer(run) if may_answer else True))
+        return items
+    skip = offset
+    read = 0
+    while len(items) < limit:
+        batch = (await conn.execute(query.limit(INBOX_BATCH).offset(read))).all()
+        read += len(batch)
+        for row in batch:
+            run = to_flow_run(row)
+            if not may_answer(run):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            items.append(_inbox_item(row, run, True))
+            if len(items) == limit:
+                break
+        if len(batch) < INBOX_BATCH:
+            break
     return items
 
 
-async def inbox_count(conn: Connection) -> int:
+async def inbox_count(
+    conn: Connection, may_answer: Callable[[FlowRun], bool] | None = None
+) -> int:
+    """How many runs wait; with `may_answer`, how many of them that caller may answer."""
+    if may_answer is not None:
+        rows = await conn.execute(_inbox_query())
+        return sum(1 for row in rows if may_answer(to_flow_run(row)))
     query = sa.select(sa.func.count()).select_from(flow_runs).where(
         flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value])
     )

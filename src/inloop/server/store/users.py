@@ -39,6 +39,7 @@ __all__ = [
     "token_user",
     "touch_token",
     "update_user",
+    "user_for_recipient",
 ]
 
 ROLES = ("admin", "operator", "responder", "viewer", "worker")
@@ -118,6 +119,21 @@ async def require_user(conn: Connection, name: str) -> dict[str, Any]:
     row = (await conn.execute(sa.select(users).where(users.c.name == name))).first()
     if row is None:
         raise NotFound(f"no user named {name!r}; list users with `inloop user ls`")
+    return _user(row)
+
+
+async def user_for_recipient(conn: Connection, recipient: str) -> dict[str, Any] | None:
+    """The enabled user a resume link's recipient names: by user name, else by a unique email."""
+    row = (await conn.execute(sa.select(users).where(users.c.name == recipient))).first()
+    if row is None and "@" in recipient:
+        found = (
+            await conn.execute(
+                sa.select(users).where(sa.func.lower(users.c.email) == recipient.lower()).limit(2)
+            )
+        ).all()
+        row = found[0] if len(found) == 1 else None
+    if row is None or row.disabled:
+        return None
     return _user(row)
 
 
