@@ -27,6 +27,7 @@ from inloop.server.api import (
     inputs,
     logs,
     session,
+    sso,
     task_results,
     users,
 )
@@ -38,9 +39,11 @@ from inloop.server.middleware import (
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
 )
+from inloop.server.oidc import OidcConfig, Provider
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
 from inloop.server.store import runs, secrets
+from inloop.server.store.users import ROLES
 from inloop.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -85,7 +88,9 @@ async def _reaper(db: Database, settings: Settings) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; OidcConfigError (naming the setting) when the SSO settings are wrong."""
     settings = settings or get_settings()
+    oidc = OidcConfig.from_settings(settings, ROLES)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,7 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             signing_key = await secrets.get_or_create_secret(tx, secrets.SIGNING_KEY)
         app.state.run_tokens = RunTokens(signing_key)
         app.state.started_at = time.monotonic()
-        app.state.identity = Identity(db, settings.api_key, app.state.run_tokens)
+        app.state.identity = Identity(
+            db, settings.api_key, app.state.run_tokens, sso=oidc is not None
+        )
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
         try:
             yield
@@ -117,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.oidc = Provider(oidc) if oidc is not None else None
 
     @app.exception_handler(ServerError)
     async def _server_error(_request: Request, exc: ServerError) -> JSONResponse:
@@ -134,7 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the app directly (a nested router would match every request twice).
     auth = AUTH_ERROR if settings.api_key else None
     routers = (
-        inputs, flow_runs, logs, task_results, blocks, deployments, inbox, events, session, users
+        inputs, flow_runs, logs, task_results, blocks, deployments, inbox, events, session, sso,
+        users,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api", responses=auth)

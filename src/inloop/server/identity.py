@@ -4,7 +4,7 @@
 |------------|----------------------------------------|---------------------------------------|
 | open       | no users and no INLOOP_API_KEY         | `local:<declared user>`, as admin     |
 | shared key | INLOOP_API_KEY set, no users           | `api-key` (admin), with the key       |
-| users      | at least one user exists               | the user of a token or a UI session   |
+| users      | at least one user exists, or SSO is on | the user of a token or a UI session   |
 
 In every mode a flow run's process may also prove itself with its run token alone (not in open
 mode, where it needs nothing), and in users mode the server's INLOOP_API_KEY stays a way in as
@@ -51,7 +51,9 @@ SESSION_COOKIE = "inloop_session"
 NO_USERS_RECHECK_SECONDS = 2.0
 # Answered without credentials in users mode: the liveness probe, and sign-in itself. (A
 # shared-key server keeps asking for its key on every path, as it always has.)
-PUBLIC_PATHS = frozenset({"/api/health", "/api/session"})
+PUBLIC_PATHS = frozenset(
+    {"/api/health", "/api/session", "/api/session/sso", "/api/session/sso/callback"}
+)
 
 
 @dataclass(frozen=True)
@@ -84,15 +86,18 @@ def is_loopback(host: str | None) -> bool:
 class Identity:
     """Resolve principals for one app: its database, its API key and its run tokens."""
 
-    def __init__(self, db: Database, api_key: str | None, run_tokens: RunTokens) -> None:
+    def __init__(
+        self, db: Database, api_key: str | None, run_tokens: RunTokens, sso: bool = False
+    ) -> None:
         self.db = db
+        self.sso = sso
         self.api_key = api_key.encode() if api_key else None
         self.run_tokens = run_tokens
         self._users_exist = False
         self._checked_at = float("-inf")
 
     async def mode(self) -> Mode:
-        if await self.users_exist():
+        if self.sso or await self.users_exist():
             return "users"
         return "shared-key" if self.api_key else "open"
 
