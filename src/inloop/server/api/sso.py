@@ -36,8 +36,9 @@ STATE_COOKIE_PATH = "/api/session/sso"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 
 
-def _page(status: int, message: str) -> HTMLResponse:
-    """A page for a sign-in that cannot go on, naming why; the state cookie goes with it."""
+def _page(status: int, message: str, forget_state: bool = True) -> HTMLResponse:
+    """A page for a sign-in that cannot go on, naming why; the state cookie goes with it,
+    unless the request did not match it (a forged callback must not spoil a real sign-in)."""
     body = (
         "<!doctype html><html><head><meta charset='utf-8'><title>inloop: sign-in failed"
         "</title></head><body style='font-family: sans-serif; max-width: 40em; margin: 3em auto'>"
@@ -45,7 +46,10 @@ def _page(status: int, message: str) -> HTMLResponse:
         "<p><a href='/'>Back to inloop</a> to try again.</p></body></html>"
     )
     response = HTMLResponse(body, status_code=status)
-    response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH, httponly=True, samesite="lax")
+    if forget_state:
+        response.delete_cookie(
+            STATE_COOKIE, path=STATE_COOKIE_PATH, httponly=True, samesite="lax"
+        )
     return response
 
 
@@ -115,20 +119,26 @@ async def finish_sso(
         return _page(404, "single sign-on is not configured on this server")
     remote = await remote_address(request)
     expected = request.cookies.get(STATE_COOKIE)
+    if error is not None:
+        # Nothing is signed in on this path, so it needs no state match (some providers drop
+        # the state from error answers); a matching state is used up.
+        if state and expected and hmac.compare_digest(state.encode(), expected.encode()):
+            async with db.transaction() as tx:
+                await sso.take_login(tx, state)
+        detail = f"{error}: {error_description}" if error_description else error
+        return _page(403, f"the identity provider did not sign you in ({detail})")
     if not state or not expected or not hmac.compare_digest(state.encode(), expected.encode()):
         return _page(
             400,
             "this sign-in's state does not match the one this browser started (or it took "
             f"longer than {int(sso.LOGIN_LIFETIME.total_seconds() // 60)} minutes, or cookies "
             "are blocked): start the sign-in again from inloop's sign-in page",
+            forget_state=False,
         )
     async with db.transaction() as tx:
         login = await sso.take_login(tx, state)
     if login is None:
         return _page(400, "this sign-in was already used or has expired: start it again")
-    if error is not None:
-        detail = f"{error}: {error_description}" if error_description else error
-        return _page(403, f"the identity provider did not sign you in ({detail})")
     if not code:
         return _page(400, "the identity provider sent neither a code nor an error")
     try:
