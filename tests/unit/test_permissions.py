@@ -10,6 +10,7 @@ from inloop.server.api import (
     inputs,
     logs,
     session,
+    sso,
     task_results,
     users,
 )
@@ -18,13 +19,13 @@ from inloop.server.store.users import ROLES
 
 # Answered to anyone the middleware let through: liveness, and sign-in itself.
 OPEN_ROUTES = {("GET", "/health"), ("GET", "/session"), ("POST", "/session"),
-               ("DELETE", "/session")}
+               ("DELETE", "/session"), ("GET", "/session/sso"), ("GET", "/session/sso/callback")}
 
 
 def test_every_route_requires_exactly_one_permission() -> None:
     unguarded = []
-    for module in (blocks, deployments, flow_runs, inbox, inputs, logs, session, task_results,
-                   users):
+    for module in (blocks, deployments, flow_runs, inbox, inputs, logs, session, sso,
+                   task_results, users):
         for route in module.router.routes:
             for method in route.methods:  # type: ignore[attr-defined]
                 needs = [
