@@ -234,7 +234,8 @@ users = sa.Table(
     sa.Column("created", UTCDateTime(), nullable=False),
     # The OpenID Connect subject (`iss` + `sub`) this user signs in as, bound at their first SSO
     # sign-in; NULL: not (yet) an SSO user.
-    sa.Column("oidc_subject", sa.String(500), nullable=True, unique=True),
+    sa.Column("oidc_subject", sa.String(500), nullable=True),
+    sa.Index("ix_users_oidc_subject", "oidc_subject", unique=True),
 )
 
 # API tokens are 256 random bits, so a plain SHA-256 of the secret is enough to store

@@ -15,10 +15,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # batch mode: SQLite cannot add a unique constraint to an existing table in place.
-    with op.batch_alter_table('users') as batch:
-        batch.add_column(sa.Column('oidc_subject', sa.String(length=500), nullable=True))
-        batch.create_unique_constraint(op.f('uq_users_oidc_subject'), ['oidc_subject'])
+    # A plain ADD COLUMN and a unique index, not batch mode: batch mode on SQLite copies and
+    # drops `users`, and with foreign keys on, dropping it would cascade to tokens and sessions.
+    op.add_column('users', sa.Column('oidc_subject', sa.String(length=500), nullable=True))
+    op.create_index('ix_users_oidc_subject', 'users', ['oidc_subject'], unique=True)
     op.create_table('oidc_logins',
     sa.Column('state_hash', sa.String(length=64), nullable=False),
     sa.Column('nonce', sa.String(length=100), nullable=False),
@@ -33,6 +33,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_oidc_logins_expires', table_name='oidc_logins')
     op.drop_table('oidc_logins')
-    with op.batch_alter_table('users') as batch:
-        batch.drop_constraint(op.f('uq_users_oidc_subject'), type_='unique')
-        batch.drop_column('oidc_subject')
+    op.drop_index('ix_users_oidc_subject', table_name='users')
+    # DROP COLUMN is native on SQLite 3.35+ (no table copy, so no cascade).
+    op.drop_column('users', 'oidc_subject')
