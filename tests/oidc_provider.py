@@ -46,7 +46,8 @@ class OidcProvider:
 
 
 @contextlib.contextmanager
-def running_provider() -> Iterator[OidcProvider]:
+def running_provider(*options: str) -> Iterator[OidcProvider]:
+    """The provider on a free port; `options` go to its command line (e.g. --token-max-age)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="inloop-oidc-") as home:
         log = Path(home) / "provider.log"
@@ -54,7 +55,7 @@ def running_provider() -> Iterator[OidcProvider]:
             process = subprocess.Popen(
                 # --require-nonce: the provider refuses an authorization request without one.
                 [sys.executable, "-m", "oidc_provider_mock", "--port", str(port),
-                 "--require-nonce"],
+                 "--require-nonce", *options],
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=output,

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from oidc_provider import OidcProvider
+from oidc_provider import OidcProvider, running_provider
 from servers import free_port
 
 API_KEY = "sso-test-admin-key"
@@ -220,6 +220,20 @@ def test_a_code_issued_to_another_client_is_a_clear_page(
     page = browser.get(authorize(authorization_url, "sub-fi"))
     assert page.status_code == 502
     assert "the identity provider refused the sign-in code" in page.text
+
+
+def test_an_expired_id_token_is_refused(
+    server_factory: Callable[..., Any], open_browser: Callable[[Any], httpx.Client]
+) -> None:
+    # A provider whose tokens expired two minutes before they were issued: past any leeway.
+    with running_provider("--token-max-age=-120") as stale:
+        info = server_factory(**stale.settings())
+        stale.set_claims("sub-gus", preferred_username="gus")
+        browser = open_browser(info)
+        page = browser.get(authorize(start_sign_in(browser), "sub-gus"))
+        assert page.status_code == 401
+        assert "the ID token was refused" in page.text and "exp" in page.text
+        assert "inloop_session" not in {c.name for c in browser.cookies.jar}
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from inloop.server.identity import is_loopback
@@ -192,9 +192,7 @@ class Provider:
     async def _verify(self, id_token: str, nonce: str, access_token: Any) -> dict[str, Any]:
         try:
             token = jwt.decode(id_token, await self._key_set(), algorithms=ALGORITHMS)
-        except JoseError as exc:
-            if "kid" not in str(exc).lower():
-                raise OidcError(f"the ID token's signature is not valid ({exc})", 401) from exc
+        except InvalidKeyIdError:
             # An unknown key id: the provider may have rotated its keys since we fetched them.
             try:
                 token = jwt.decode(
@@ -204,6 +202,8 @@ class Provider:
                 raise OidcError(
                     f"the ID token's signature is not valid ({again})", 401
                 ) from again
+        except JoseError as exc:
+            raise OidcError(f"the ID token's signature is not valid ({exc})", 401) from exc
         options = {
             "iss": {"essential": True, "value": self.config.issuer},
             "aud": {"essential": True, "value": self.config.client_id},
