@@ -166,7 +166,8 @@ class Identity:
             required,
             "sign in first: this server has users, so every request needs a user's API token "
             "('Authorization: Bearer <token>'; create one with `inloop token create --user "
-            "NAME` and set INLOOP_API_KEY to it) or a UI sign-in",
+            f"NAME` and set INLOOP_API_KEY to it) or a UI sign-in"
+            f"{' (password or SSO)' if self.sso else ''}",
         )
 
     async def _token_principal(self, secret: str, required: bool) -> Principal | None:
