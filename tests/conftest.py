@@ -16,6 +16,7 @@ Fixtures:
   client          `inloop.get_client()` for the active server
   run_flow_script run a Python file (or source text) as a subprocess against the active server
   wait_for        `wait_for(predicate, timeout=20, interval=0.05)`: poll until truthy
+  oidc_provider   module-scoped OpenID Connect provider process (oidc-provider-mock)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from oidc_provider import OidcProvider, running_provider
 from servers import INLOOP_VARS, ServerInfo, _Environ, active_server, running_server
 from waiting import wait_for
 
@@ -152,3 +154,10 @@ def run_flow_script(
         for pipe in (process.stdin, process.stdout, process.stderr):
             if pipe is not None and not pipe.closed:
                 pipe.close()
+
+
+@pytest.fixture(scope="module")
+def oidc_provider() -> Iterator[OidcProvider]:
+    """A real OpenID Connect provider process; `.settings()` points a server at it."""
+    with running_provider() as provider:
+        yield provider

@@ -66,6 +66,23 @@ class Settings(BaseSettings):
     automation_concurrency: int = Field(default=32, ge=1, le=1000)
     # The fallback re-check when no wake-up arrives (deliveries due later wake on time).
     automation_poll_seconds: float = Field(default=5.0, gt=0)
+    # OpenID Connect sign-in for the UI (SSO): set issuer, client id and secret to turn it on.
+    # The issuer is the provider's base URL (its discovery document is at
+    # <issuer>/.well-known/openid-configuration). See inloop.server.oidc.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    # Space-separated; must include "openid". "profile" and "email" carry the claims inloop
+    # matches existing users by (preferred_username, email).
+    oidc_scopes: str = "openid profile email"
+    # The ID token claim listing a user's groups; replaces their groups at every sign-in.
+    oidc_groups_claim: str = "groups"
+    # The role of a person signing in for the first time (matched users keep theirs).
+    oidc_default_role: str = "viewer"
+    # Where the provider sends the browser back; register this URL at the provider. Unset: this
+    # server's own URL as the browser reached it + /api/session/sso/callback (set it behind a
+    # proxy that changes the scheme or host).
+    oidc_redirect_url: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -116,7 +116,7 @@ def test_shared_key_mode_acts_as_api_key(server_factory: Callable[..., Any]) -> 
     with api(info, "the-shared-key") as http:
         assert http.get("/session").json() == {
             "mode": "shared-key", "actor": "api-key", "kind": "api-key", "role": "admin",
-            "groups": [],
+            "groups": [], "sso": False,
         }
         run = http.post("/flow_runs", json={"flow_name": "keyed"}).json()
         cancelled = http.post(f"/flow_runs/{run['id']}/cancel").json()
@@ -135,7 +135,7 @@ def test_users_mode_answers_only_health_and_sign_in_without_credentials(people: 
     with api(people.info) as anonymous:
         assert anonymous.get("/health").status_code == 200
         assert anonymous.get("/session").json() == {
-            "mode": "users", "actor": None, "kind": None, "role": None, "groups": [],
+            "mode": "users", "actor": None, "kind": None, "role": None, "groups": [], "sso": False,
         }
         refused = anonymous.get("/flow_runs")
         assert refused.status_code == 401

@@ -12,6 +12,7 @@ from inloop.server.api import (
     links,
     logs,
     session,
+    sso,
     task_results,
     users,
 )
@@ -21,12 +22,14 @@ from inloop.server.store.users import ROLES
 # Answered to anyone the middleware let through: liveness, sign-in itself, and a signed resume
 # link (its token is the credential).
 OPEN_ROUTES = {("GET", "/health"), ("GET", "/session"), ("POST", "/session"),
-               ("DELETE", "/session"), ("GET", "/links/{token}"), ("POST", "/links/{token}")}
+               ("DELETE", "/session"), ("GET", "/links/{token}"), ("POST", "/links/{token}"),
+               ("GET", "/session/sso"), ("GET", "/session/sso/callback")}
 
 
 def test_every_route_requires_exactly_one_permission() -> None:
     unguarded = []
     for module in (automations, blocks, deployments, flow_runs, inbox, inputs, links, logs, session,
+                   sso,
                    task_results, users):
         for route in module.router.routes:
             for method in route.methods:  # type: ignore[attr-defined]

@@ -293,6 +293,13 @@ export interface SessionInfo {
   kind: string | null;
   role: string | null;
   groups: string[];
+  /** Whether "Sign in with SSO" (OpenID Connect) is available. */
+  sso: boolean;
+}
+
+/** Where the browser goes to sign in with SSO; it comes back to `next` signed in. */
+export function ssoSignInUrl(next: string): string {
+  return `/api/session/sso?${new URLSearchParams({ next }).toString()}`;
 }
 
 export const SESSION_CHANGED = 'inloop:session-changed';

@@ -45,7 +45,8 @@ def _detail(event: Event) -> str:
     parts = []
     if "from" in details and "to" in details:
         parts.append(f"{details['from'].lower()} → {details['to'].lower()}")
-    for name in ("key", "sender", "bytes", "flow", "deployment"):
+    named = ("key", "sender", "bytes", "flow", "deployment", "user", "role", "method", "reason")
+    for name in named:
         if details.get(name) is not None:
             parts.append(f"{name} {details[name]}")
     if details.get("errors"):

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from inloop.cli._output import UserError, console
+from inloop.settings import Settings
 
 __all__ = ["app"]
 
@@ -59,6 +60,17 @@ def _check_can_bind(host: str, port: int) -> None:
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+def _check_sso(settings: Settings) -> None:
+    """Refuse to start with wrong INLOOP_OIDC_* settings, in one line naming the setting."""
+    from inloop.server.oidc import OidcConfig, OidcConfigError
+    from inloop.server.store.users import ROLES
+
+    try:
+        OidcConfig.from_settings(settings, ROLES)
+    except OidcConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _exit_quietly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
@@ -94,6 +106,7 @@ def start(
         _check_port(port, f"INLOOP_SERVER_PORT={port}")
     host = host or settings.server_host
     _check_can_bind(host, port)
+    _check_sso(settings)
     base = f"http://{host}:{port}"
     console().print(
         f"[bold]inloop[/] server starting: UI [link={base}]{base}[/link]  "

@@ -31,6 +31,7 @@ from inloop.server.api import (
     logs,
     offers,
     session,
+    sso,
     task_results,
     users,
 )
@@ -44,9 +45,11 @@ from inloop.server.middleware import (
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
 )
+from inloop.server.oidc import OidcConfig, Provider
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
 from inloop.server.store import pauses, runs, secrets
+from inloop.server.store.users import ROLES
 from inloop.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -94,7 +97,9 @@ async def _reaper(db: Database, settings: Settings) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; OidcConfigError (naming the setting) when the SSO settings are wrong."""
     settings = settings or get_settings()
+    oidc = OidcConfig.from_settings(settings, ROLES)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,7 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # One key, two salts: a run token is never a valid link, nor the other way round.
         app.state.link_tokens = LinkTokens(signing_key)
         app.state.started_at = time.monotonic()
-        app.state.identity = Identity(db, settings.api_key, app.state.run_tokens)
+        app.state.identity = Identity(
+            db, settings.api_key, app.state.run_tokens, sso=oidc is not None
+        )
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
         dispatcher = Dispatcher(db, settings)
         await dispatcher.start()
@@ -131,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.oidc = Provider(oidc) if oidc is not None else None
 
     @app.exception_handler(ServerError)
     async def _server_error(_request: Request, exc: ServerError) -> JSONResponse:
@@ -149,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = AUTH_ERROR if settings.api_key else None
     routers = (
         inputs, flow_runs, offers, logs, task_results, cursors, blocks, deployments, inbox,
-        events, session, users, automations, links,
+        events, session, sso, users, automations, links,
     )
     for module in routers:
         app.include_router(module.router, prefix="/api", responses=auth)

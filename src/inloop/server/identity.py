@@ -4,7 +4,7 @@
 |------------|----------------------------------------|---------------------------------------|
 | open       | no users and no INLOOP_API_KEY         | `local:<declared user>`, as admin     |
 | shared key | INLOOP_API_KEY set, no users           | `api-key` (admin), with the key       |
-| users      | at least one user exists               | the user of a token or a UI session   |
+| users      | at least one user exists, or SSO is on | the user of a token or a UI session   |
 
 In every mode a flow run's process may also prove itself with its run token alone (not in open
 mode, where it needs nothing), and in users mode the server's INLOOP_API_KEY stays a way in as
@@ -52,7 +52,9 @@ SESSION_COOKIE = "inloop_session"
 NO_USERS_RECHECK_SECONDS = 2.0
 # Answered without credentials in users mode: the liveness probe, and sign-in itself. (A
 # shared-key server keeps asking for its key on every path, as it always has.)
-PUBLIC_PATHS = frozenset({"/api/health", "/api/session"})
+PUBLIC_PATHS = frozenset(
+    {"/api/health", "/api/session", "/api/session/sso", "/api/session/sso/callback"}
+)
 # A signed resume link, read (GET) or used (POST): the token in the path is the credential, in
 # every mode, and it grants the answer to one pause and nothing else. Exactly one path segment
 # of token characters, so no other route (and no route added later) can hide behind it.
@@ -90,15 +92,18 @@ def is_loopback(host: str | None) -> bool:
 class Identity:
     """Resolve principals for one app: its database, its API key and its run tokens."""
 
-    def __init__(self, db: Database, api_key: str | None, run_tokens: RunTokens) -> None:
+    def __init__(
+        self, db: Database, api_key: str | None, run_tokens: RunTokens, sso: bool = False
+    ) -> None:
         self.db = db
+        self.sso = sso
         self.api_key = api_key.encode() if api_key else None
         self.run_tokens = run_tokens
         self._users_exist = False
         self._checked_at = float("-inf")
 
     async def mode(self) -> Mode:
-        if await self.users_exist():
+        if self.sso or await self.users_exist():
             return "users"
         return "shared-key" if self.api_key else "open"
 
@@ -167,7 +172,8 @@ class Identity:
             required,
             "sign in first: this server has users, so every request needs a user's API token "
             "('Authorization: Bearer <token>'; create one with `inloop token create --user "
-            "NAME` and set INLOOP_API_KEY to it) or a UI sign-in",
+            f"NAME` and set INLOOP_API_KEY to it) or a UI sign-in"
+            f"{' (password or SSO)' if self.sso else ''}",
         )
 
     async def _token_principal(self, secret: str, required: bool) -> Principal | None:

@@ -8,7 +8,7 @@ function summary(event: AuditEvent): string {
   const parts: string[] = [];
   const text = (value: Json | undefined) => (value === undefined || value === null ? null : String(value));
   if (text(d.from) && text(d.to)) parts.push(`${text(d.from)!.toLowerCase()} → ${text(d.to)!.toLowerCase()}`);
-  for (const name of ['key', 'sender', 'bytes', 'flow', 'deployment']) {
+  for (const name of ['key', 'sender', 'bytes', 'flow', 'deployment', 'user', 'role', 'method', 'reason']) {
     const value = text(d[name]);
     if (value !== null) parts.push(`${name} ${value}`);
   }

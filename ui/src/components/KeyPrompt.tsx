@@ -10,19 +10,24 @@ export function KeyPrompt() {
   const [prompt, setPrompt] = useState<Prompt | null>(null);
   const [value, setValue] = useState('');
   const [mode, setMode] = useState<string | null>(null);
+  const [sso, setSso] = useState(false);
   useEffect(() => onKeyPrompt(setPrompt), []);
   useEffect(() => {
     if (!prompt) return;
     let live = true;
     readSession()
-      .then((session) => live && setMode(session?.mode ?? 'shared-key'))
+      .then((session) => {
+        if (!live) return;
+        setMode(session?.mode ?? 'shared-key');
+        setSso(session?.sso ?? false);
+      })
       .catch(() => live && setMode('shared-key'));
     return () => {
       live = false;
     };
   }, [prompt]);
   if (!prompt || mode === null) return null;
-  if (mode === 'users') return <SignIn />;
+  if (mode === 'users') return <SignIn sso={sso} />;
 
   const submit = (event: FormEvent) => {
     event.preventDefault();

@@ -1,8 +1,20 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, readSession, SESSION_CHANGED, signIn, signOut, type SessionInfo } from '../api';
+import {
+  ApiError,
+  forgetApiKey,
+  readSession,
+  SESSION_CHANGED,
+  signIn,
+  signOut,
+  ssoSignInUrl,
+  type SessionInfo,
+} from '../api';
 
-/** The sign-in page of a server with users: a name and a password, for a session cookie. */
-export function SignIn() {
+/**
+ * The sign-in page of a server with users: a name and a password, for a session cookie; and,
+ * when the server has SSO, a link through the identity provider that ends in the same cookie.
+ */
+export function SignIn({ sso = false }: { sso?: boolean }) {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -29,6 +41,19 @@ export function SignIn() {
           <p className="alert alert-error" role="alert">
             {error}
           </p>
+        )}
+        {sso && (
+          <>
+            <a
+              className="btn btn-primary sso-sign-in"
+              href={ssoSignInUrl(window.location.pathname + window.location.search)}
+              // The session cookie will speak for this browser: a stored key would be sent first.
+              onClick={() => forgetApiKey()}
+            >
+              Sign in with SSO
+            </a>
+            <p className="muted sign-in-or">or with a password</p>
+          </>
         )}
         <label htmlFor="sign-in-name">User name</label>
         <input

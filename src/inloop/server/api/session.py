@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import Text
-from inloop.server.api.deps import get_db
+from inloop.server.api.deps import get_db, remote_address
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, Unauthorized
 from inloop.server.identity import PRINCIPAL_KEY, SESSION_COOKIE, Identity, Mode, Principal
-from inloop.server.store import users
+from inloop.server.store import events, users
 
 router = APIRouter(prefix="/session", tags=["session"])
 
@@ -37,13 +37,30 @@ class Session(BaseModel):
     kind: str | None = None
     role: str | None = None
     groups: list[str] = Field(default_factory=list)
+    # Whether "Sign in with SSO" (OpenID Connect, GET /api/session/sso) is available.
+    sso: bool = False
 
 
-def _describe(mode: Mode, who: Principal | None) -> Session:
+def _describe(request: Request, mode: Mode, who: Principal | None) -> Session:
+    sso = request.app.state.oidc is not None
     if who is None:
-        return Session(mode=mode)
+        return Session(mode=mode, sso=sso)
     return Session(
-        mode=mode, actor=who.actor, kind=who.kind, role=who.role, groups=list(who.groups)
+        mode=mode, actor=who.actor, kind=who.kind, role=who.role, groups=list(who.groups),
+        sso=sso,
+    )
+
+
+def set_session_cookie(request: Request, response: Response, session_id: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        # Behind a TLS-terminating proxy, uvicorn takes the scheme from X-Forwarded-Proto.
+        secure=request.url.scheme == "https",
     )
 
 
@@ -51,7 +68,7 @@ def _describe(mode: Mode, who: Principal | None) -> Session:
 async def read_session(request: Request) -> Session:
     """Which mode the server is in, and who this request is signed in as (if anyone)."""
     identity: Identity = request.app.state.identity
-    return _describe(await identity.mode(), request.scope.get(PRINCIPAL_KEY))
+    return _describe(request, await identity.mode(), request.scope.get(PRINCIPAL_KEY))
 
 
 @router.post("")
@@ -65,36 +82,49 @@ async def sign_in(
             f"this server has no users to sign in as (mode: {mode}); add one with "
             "`inloop user add NAME --role admin --password` on the server's machine"
         )
+    remote = await remote_address(request)
     async with db.transaction() as tx:
         user = await users.authenticate_password(tx, body.name, body.password)
         if user is None:
-            # One answer for every failure: it must not tell which names exist.
-            raise Unauthorized(
-                "wrong user name or password (or the user is disabled, or has no password)"
+            # The attempted name, never the password: the audit shows who was tried.
+            await events.record(
+                tx, "session.sign-in-failed", actor=body.name, remote=remote,
+                details={"method": "password"},
             )
-        session_id, _expires = await users.create_session(tx, user["name"], SESSION_LIFETIME)
-    response.set_cookie(
-        SESSION_COOKIE,
-        session_id,
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-        path="/",
-        httponly=True,
-        samesite="lax",
-        # Behind a TLS-terminating proxy, uvicorn takes the scheme from X-Forwarded-Proto.
-        secure=request.url.scheme == "https",
-    )
+            session_id = None
+        else:
+            session_id, _expires = await users.create_session(
+                tx, user["name"], SESSION_LIFETIME
+            )
+            await events.record(
+                tx, "session.signed-in", actor=user["name"], remote=remote,
+                details={"method": "password"},
+            )
+    if user is None or session_id is None:
+        # One answer for every failure: it must not tell which names exist.
+        raise Unauthorized(
+            "wrong user name or password (or the user is disabled, or has no password)"
+        )
+    set_session_cookie(request, response, session_id)
     signed_in = Principal(
         user["name"], "user", user["role"], tuple(user["groups"]), via_cookie=True
     )
-    return _describe(mode, signed_in)
+    return _describe(request, mode, signed_in)
 
 
 @router.delete("")
 async def sign_out(request: Request, response: Response, db: Database = Depends(get_db)) -> Session:
     session_id = request.cookies.get(SESSION_COOKIE)
+    who: Principal | None = request.scope.get(PRINCIPAL_KEY)
     if session_id:
         async with db.transaction() as tx:
-            await users.delete_session(tx, session_id)
+            ended = await users.delete_session(tx, session_id)
+            if ended is not None:
+                await events.record(
+                    tx, "session.signed-out",
+                    actor=who.actor if who is not None else ended,
+                    remote=await remote_address(request),
+                )
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     identity: Identity = request.app.state.identity
-    return Session(mode=await identity.mode())
+    return Session(mode=await identity.mode(), sso=request.app.state.oidc is not None)

@@ -16,14 +16,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from inloop.bounds import Text
-from inloop.server.api.deps import get_db
+from inloop.server.api.deps import get_db, remote_address
 from inloop.server.api.params import Name
-from inloop.server.database.engine import Database
+from inloop.server.database.engine import Database, Tx
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Forbidden, Invalid
 from inloop.server.identity import Identity, Principal, is_loopback
 from inloop.server.permissions import PERMISSIONS, principal, require
-from inloop.server.store import users
+from inloop.server.store import events, users
 
 router = APIRouter(tags=["users"])
 
@@ -51,6 +51,8 @@ class User(BaseModel):
     has_password: bool
     disabled: bool
     created: datetime
+    # Signs in with SSO: bound to an OpenID Connect subject.
+    sso: bool = False
 
 
 class CreatedUser(User):
@@ -137,13 +139,20 @@ async def create_user(
                 "no one could add the next user",
                 "type": "value_error",
             }])
+    remote = await remote_address(request)
     async with db.transaction() as tx:
         created = await users.create_user(
             tx, body.name, body.role, body.groups, body.email, body.password
         )
+        await events.record(
+            tx, "user.created", actor=who.actor, remote=remote,
+            details={"user": body.name, "role": body.role, "groups": body.groups,
+                     "password": body.password is not None},
+        )
         secret = None
         if first:
-            _token, secret = await users.create_token(tx, body.name, "first-admin", None)
+            token, secret = await users.create_token(tx, body.name, "first-admin", None)
+            await _token_event(tx, "token.created", who, token, remote)
     identity.users_changed()
     return CreatedUser(**created, token=secret)
 
@@ -161,10 +170,55 @@ async def read_user(name: Name, db: Database = Depends(get_db)) -> User:
 
 
 @router.patch("/users/{name}", dependencies=[require("users:manage")])
-async def update_user(name: Name, body: UserUpdate, db: Database = Depends(get_db)) -> User:
+async def update_user(
+    name: Name,
+    body: UserUpdate,
+    request: Request,
+    who: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> User:
     _check_groups(body.groups)
+    changes = body.model_dump(exclude_unset=True)
     async with db.transaction() as tx:
-        return User(**await users.update_user(tx, name, body.model_dump(exclude_unset=True)))
+        before = await users.require_user(tx, name)
+        after = await users.update_user(tx, name, changes)
+        await events.record(
+            tx, _user_event(before, after), actor=who.actor,
+            remote=await remote_address(request),
+            details={"user": name, **_changed(before, after, changes)},
+        )
+    return User(**after)
+
+
+def _user_event(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """`user.disabled` / `user.enabled` when that flipped (the audit's key question), else
+    `user.changed`."""
+    if after["disabled"] != before["disabled"]:
+        return "user.disabled" if after["disabled"] else "user.enabled"
+    return "user.changed"
+
+
+def _changed(
+    before: dict[str, Any], after: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any]:
+    """What a PATCH changed, as {field: [old, new]}; a password only as `password_changed`."""
+    diff: dict[str, Any] = {
+        key: [before[key], after[key]]
+        for key in ("role", "groups", "email", "disabled")
+        if before[key] != after[key]
+    }
+    if "password" in changes:
+        diff["password_changed"] = True
+    return diff
+
+
+async def _token_event(
+    tx: Tx, kind: str, who: Principal, token: dict[str, Any], remote: str | None
+) -> None:
+    await events.record(
+        tx, kind, actor=who.actor, remote=remote,
+        details={"token_id": token["id"], "user": token["user"], "name": token["name"]},
+    )
 
 
 def _may_manage_tokens_of(who: Principal, user: str) -> None:
@@ -191,13 +245,17 @@ def _token_owner(who: Principal, user: str | None) -> str:
 
 @router.post("/tokens", status_code=201, dependencies=[require("tokens:own")])
 async def create_token(
-    body: TokenCreate, who: Principal = Depends(principal), db: Database = Depends(get_db)
+    body: TokenCreate,
+    request: Request,
+    who: Principal = Depends(principal),
+    db: Database = Depends(get_db),
 ) -> TokenWithSecret:
     owner = _token_owner(who, body.user)
     _may_manage_tokens_of(who, owner)
     expires = utcnow() + timedelta(seconds=body.expires_in) if body.expires_in else None
     async with db.transaction() as tx:
         token, secret = await users.create_token(tx, owner, body.name, expires)
+        await _token_event(tx, "token.created", who, token, await remote_address(request))
     return TokenWithSecret(**token, token=secret)
 
 
@@ -218,10 +276,14 @@ async def list_tokens(
 @router.delete("/tokens/{token_id}", dependencies=[require("tokens:own")])
 async def revoke_token(
     token_id: Annotated[Text, Path(max_length=100)],
+    request: Request,
     who: Principal = Depends(principal),
     db: Database = Depends(get_db),
 ) -> Token:
     async with db.transaction() as tx:
         token = await users.read_token(tx, token_id)
         _may_manage_tokens_of(who, token["user"])
-        return Token(**await users.revoke_token(tx, token_id))
+        revoked = await users.revoke_token(tx, token_id)
+        if token["revoked"] is None:  # revoking twice changes nothing: no second event
+            await _token_event(tx, "token.revoked", who, revoked, await remote_address(request))
+    return Token(**revoked)

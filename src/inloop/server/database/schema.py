@@ -26,6 +26,7 @@ __all__ = [
     "flows",
     "logs",
     "metadata",
+    "oidc_logins",
     "receive_cursors",
     "resume_links",
     "resume_offers",
@@ -289,6 +290,10 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=True),
     sa.Column("disabled", sa.Boolean(), nullable=False, default=False),
     sa.Column("created", UTCDateTime(), nullable=False),
+    # The OpenID Connect subject (`iss` + `sub`) this user signs in as, bound at their first SSO
+    # sign-in; NULL: not (yet) an SSO user.
+    sa.Column("oidc_subject", sa.String(500), nullable=True),
+    sa.Index("ix_users_oidc_subject", "oidc_subject", unique=True),
 )
 
 # API tokens are 256 random bits, so a plain SHA-256 of the secret is enough to store
@@ -323,6 +328,20 @@ sessions = sa.Table(
     sa.Column("expires", UTCDateTime(), nullable=False),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Index("ix_sessions_user_name", "user_name"),
+)
+
+# SSO sign-ins under way: the browser went to the identity provider and has not come back yet.
+# Keyed by the SHA-256 of the `state` sent along; the row (nonce, PKCE verifier) is taken, once,
+# by the callback, so a replayed or forged callback finds nothing.
+oidc_logins = sa.Table(
+    "oidc_logins",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("nonce", sa.String(100), nullable=False),
+    sa.Column("code_verifier", sa.String(200), nullable=False),
+    sa.Column("next_path", sa.String(2000), nullable=False),
+    sa.Column("expires", UTCDateTime(), nullable=False),
+    sa.Index("ix_oidc_logins_expires", "expires"),
 )
 
 # The audit trail and the feed automations read: one row per state change, input, resume,

@@ -36,6 +36,7 @@ __all__ = [
     "require_user",
     "revoke_token",
     "session_user",
+    "sso_user",
     "token_user",
     "touch_token",
     "update_user",
@@ -71,6 +72,7 @@ def _user(row: Any) -> dict[str, Any]:
         "has_password": row.password_hash is not None,
         "disabled": bool(row.disabled),
         "created": row.created,
+        "sso": row.oidc_subject is not None,
     }
 
 
@@ -172,6 +174,59 @@ async def authenticate_password(tx: Tx, name: str, password: str) -> dict[str, A
             users.update().where(users.c.name == name).values(password_hash=_hasher.hash(password))
         )
     return _user(row)
+
+
+async def sso_user(
+    tx: Tx,
+    subject: str,
+    candidates: list[str],
+    email: str | None,
+    groups: list[str],
+    default_role: str,
+) -> tuple[dict[str, Any], bool]:
+    """The user an SSO sign-in is for, with `groups` as their groups: (user, created).
+
+    Matched by the bound subject first; else, once, by name (each of `candidates`, the
+    provider's preferred_username first) or by `email` — a user already bound to another
+    subject is never taken over. Otherwise a new user named by the first free candidate, with
+    `default_role`. The caller refuses disabled users.
+    """
+    row = (await tx.execute(sa.select(users).where(users.c.oidc_subject == subject))).first()
+    if row is None:
+        unbound = users.c.oidc_subject.is_(None)
+        if candidates:
+            row = (await tx.execute(
+                sa.select(users).where(users.c.name == candidates[0], unbound)
+            )).first()
+        if row is None and email is not None:
+            found = (await tx.execute(
+                sa.select(users).where(users.c.email == email, unbound).limit(2)
+            )).all()
+            row = found[0] if len(found) == 1 else None  # two users share it: match neither
+    created = row is None
+    if row is None:
+        taken = set((await tx.execute(
+            sa.select(users.c.name).where(users.c.name.in_(candidates))
+        )).scalars())
+        free = [name for name in candidates if name not in taken]
+        if not free:
+            raise Conflict(
+                f"no name for this SSO user: {', '.join(candidates) or 'no usable claim'} "
+                "is taken or unusable; an admin can add the user first (`inloop user add`) "
+                "with the name the provider sends as preferred_username"
+            )
+        await tx.execute(
+            users.insert().values(
+                name=free[0], email=email, role=default_role, groups=groups,
+                password_hash=None, disabled=False, created=utcnow(), oidc_subject=subject,
+            )
+        )
+        return await require_user(tx, free[0]), True
+    values: dict[str, Any] = {"groups": groups, "oidc_subject": subject}
+    if email is not None and row.email is None:
+        values["email"] = email
+    await tx.execute(users.update().where(users.c.name == row.name).values(**values))
+    return await require_user(tx, row.name), created
 
 
 # --- tokens --------------------------------------------------------------------------------------
@@ -283,5 +338,9 @@ async def session_user(conn: Connection, session_id: str) -> dict[str, Any] | No
     return _user(row)
 
 
-async def delete_session(tx: Tx, session_id: str) -> None:
-    await tx.execute(sessions.delete().where(sessions.c.hash == digest(session_id)))
+async def delete_session(tx: Tx, session_id: str) -> str | None:
+    """End a session; the name of its user, or None when there was no such session."""
+    condition = sessions.c.hash == digest(session_id)
+    owner = (await tx.execute(sa.select(sessions.c.user_name).where(condition))).scalar()
+    await tx.execute(sessions.delete().where(condition))
+    return owner
