@@ -6,6 +6,7 @@ server's database; runs pause through the API (or a real flow process) and the d
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -117,10 +118,20 @@ ask()
         assert subject == f"{run['name']} needs alice"
         assert "Approve the **budget**" in body
         assert f"{flow}/{run['name']}" in body
-        assert f"http://127.0.0.1:{srv.port}/runs/{run['id']}/resume" in body
-        api.post(f"/flow_runs/{run['id']}/resume", json={"run_input": {"approved": True}})
+        # The link is alice's own signed, single-use link, usable with no other credential.
+        found = re.search(rf"http://127\.0\.0\.1:{srv.port}/r/(\S+)", body)
+        assert found, body
+        token = found.group(1)
+        with httpx.Client(base_url=srv.api_url, timeout=30) as stranger:
+            described = stranger.get(f"/links/{token}").json()
+            assert described["status"] == "open" and described["recipient"] == "alice"
+            used = stranger.post(f"/links/{token}", json={"run_input": {"approved": True}})
+            assert used.status_code == 200, used.text
         out, err = process.communicate(timeout=60)
         assert "ANSWER True" in out, err
+        resumed = api.get("/events", params={"kind": "flow-run.resumed",
+                                              "flow_run_id": run["id"]}).json()
+        assert [e["actor"] for e in resumed] == ["link:alice"]
 
 
 def test_a_signed_webhook_is_retried_with_the_same_id(

@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db, settings.api_key, app.state.run_tokens, sso=oidc is not None
         )
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
-        dispatcher = Dispatcher(db, settings)
+        dispatcher = Dispatcher(db, settings, app.state.link_tokens)
         await dispatcher.start()
         try:
             yield

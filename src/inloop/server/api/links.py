@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import Text
 from inloop.schemas import FlowRun, ResumeRequest
-from inloop.server.answer_rules import Answerer, check_may_answer
+from inloop.server.answer_rules import check_may_answer
 from inloop.server.api import resuming
 from inloop.server.api.deps import (
     actor,
@@ -30,11 +30,11 @@ from inloop.server.api.deps import (
 from inloop.server.api.fast_json import json_response
 from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
-from inloop.server.database.engine import Connection, Database
+from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
 from inloop.server.link_tokens import LinkTokens
 from inloop.server.permissions import require
-from inloop.server.store import links, pauses, runs, users
+from inloop.server.store import links, pauses, runs
 
 __all__ = ["DEFAULT_EXPIRES_SECONDS", "MAX_EXPIRES_SECONDS", "router"]
 
@@ -116,22 +116,6 @@ def _link_id(tokens: LinkTokens, token: str) -> str:
     return link_id
 
 
-async def _link_answerer(conn: Connection, recipient: str) -> Answerer:
-    """A link's answerer for the pause rules: `link:<recipient>`, matched as the user it names.
-
-    The link was made by someone allowed to make links (an operator or admin), so it carries an
-    operator's standing to answer an unassigned pause; assignees and self-approval still bind
-    the recipient, as they would bind that person signed in.
-    """
-    user = await users.user_for_recipient(conn, recipient)
-    return Answerer(
-        f"link:{recipient}",
-        user["name"] if user else None,
-        tuple(user["groups"]) if user else (),
-        "operator",
-    )
-
-
 def _base_url(request: Request) -> str:
     """Where links point: INLOOP_UI_URL when set (behind a proxy), else this server's own URL."""
     configured: str | None = request.app.state.settings.ui_url
@@ -161,7 +145,7 @@ async def create_link(
     async with db.transaction() as tx:
         run = await runs.read_run(tx, flow_run_id)
         if run is not None and run.pause is not None:
-            answerer = await _link_answerer(tx, recipient)
+            answerer = await links.answerer_for(tx, recipient)
             check_may_answer(answerer, pauses.rules_of(run), users_mode=people)
         link = await links.create_link(
             tx,
@@ -216,7 +200,7 @@ async def use_link(
     link_id = _link_id(tokens, token)
     async with db.read() as conn:
         link = await links.read_link(conn, link_id)
-        answerer = await _link_answerer(conn, link.recipient)
+        answerer = await links.answerer_for(conn, link.recipient)
     try:
         run = await resuming.resume(
             db,

@@ -30,9 +30,11 @@ from inloop.automations import (
 )
 from inloop.schemas import FlowRun, StateType
 from inloop.server.answer_rules import Answerer, AnswerRefused
+from inloop.server.automations.resume_links import recipient_of, resume_link_for
 from inloop.server.automations.templates import TemplateFailed, render, template_context
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, Invalid, NotFound
+from inloop.server.link_tokens import LinkTokens
 from inloop.server.store import deployments, pauses, runs
 from inloop.server.store.deliveries import Delivery
 
@@ -56,6 +58,7 @@ class Context:
     ui_url: str
     timeout: float
     paused_grace: float | None
+    link_tokens: LinkTokens | None = None
 
 
 def actor_of(delivery: Delivery) -> str:
@@ -140,6 +143,15 @@ async def _notify(delivery: Delivery, action: NotifyAction, run: FlowRun, ctx: C
     url, recipient = (target.url, target.recipient) if isinstance(target, NotifyTarget) else (
         target, None
     )
+    recipient = recipient_of(url, recipient)
+    # Made per attempt only when the body asks for it: a link is a credential, not decoration.
+    wants_link = "resume_url" in action.body or "resume_url" in action.title
+    link = None
+    if wants_link and run.pause is not None:
+        link = await resume_link_for(
+            ctx.db, ctx.link_tokens, run, recipient, ui_url=ctx.ui_url,
+            created_by=actor_of(delivery),
+        )
     context = template_context(
         run,
         event_kind=delivery.event_kind,
@@ -147,6 +159,7 @@ async def _notify(delivery: Delivery, action: NotifyAction, run: FlowRun, ctx: C
         event_actor=delivery.event_actor,
         recipient=recipient,
         ui_url=ctx.ui_url,
+        resume_url=link,
     )
     try:
         title = render("title", action.title, context)

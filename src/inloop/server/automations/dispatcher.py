@@ -20,6 +20,7 @@ import httpx
 from inloop.server.automations.actions import ActionFailed, Context, perform
 from inloop.server.database.engine import Database, Tx
 from inloop.server.database.schema import utcnow
+from inloop.server.link_tokens import LinkTokens
 from inloop.server.store import deliveries, runs
 from inloop.server.store.deliveries import Delivery
 from inloop.settings import Settings
@@ -54,9 +55,12 @@ def retry_delay(settings: Settings, attempts: int) -> float:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, link_tokens: LinkTokens | None = None
+    ) -> None:
         self._db = db
         self._settings = settings
+        self._link_tokens = link_tokens
         self._busy: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -94,6 +98,7 @@ class Dispatcher:
             ui_url=public_ui_url(s),
             timeout=s.automation_timeout_seconds,
             paused_grace=s.paused_heartbeat_grace_seconds,
+            link_tokens=self._link_tokens,
         )
 
     async def _run(self) -> None:

@@ -32,8 +32,8 @@ def run_url_for(run: FlowRun, ui_url: str) -> str:
 def resume_url_for(run: FlowRun, recipient: str | None, ui_url: str) -> str:
     """The link a recipient follows to answer the run's pause.
 
-    The one place this link is made: today the UI's resume page for the run (the same for every
-    recipient); per-recipient signed links slot in here without touching the callers.
+    The run's resume page in the UI, where the person signs in: what a notification links to
+    when no signed link is made for its recipient (see automations/resume_links.py).
     """
     del recipient  # the plain resume page is the same for everyone
     return f"{run_url_for(run, ui_url)}/resume"
@@ -47,6 +47,7 @@ def template_context(
     event_actor: str | None,
     recipient: str | None,
     ui_url: str,
+    resume_url: str | None = None,
 ) -> dict[str, Any]:
     return {
         "run": {
@@ -63,7 +64,7 @@ def template_context(
             "actor": event_actor,
         },
         "description": run.pause.description if run.pause else None,
-        "resume_url": resume_url_for(run, recipient, ui_url),
+        "resume_url": resume_url or resume_url_for(run, recipient, ui_url),
         "recipient": recipient,
     }
 

@@ -16,13 +16,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from inloop.schemas import FINAL_STATES, WAITING_STATES, FlowRun, StateType
+from inloop.server.answer_rules import Answerer
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import resume_links, utcnow
 from inloop.server.errors import Conflict, NotFound
-from inloop.server.store import events, inputs, runs
+from inloop.server.store import events, inputs, runs, users
 
 __all__ = [
     "LinkUnusable",
+    "answerer_for",
     "claim",
     "create_link",
     "describe",
@@ -211,4 +213,20 @@ async def mark_used(tx: Tx, link: Any, *, remote: str | None) -> None:
         flow_run_id=link.flow_run_id,
         remote=remote,
         details={"link_id": link.id, "recipient": link.recipient, "pause_key": link.pause_key},
+    )
+
+
+async def answerer_for(conn: Connection, recipient: str) -> Answerer:
+    """A link's answerer for the pause rules: `link:<recipient>`, matched as the user it names.
+
+    A link is made by someone allowed to make links (an operator, an admin, or an admin's
+    automation), so it carries an operator's standing to answer an unassigned pause; assignees
+    and self-approval still bind the recipient, as they would bind that person signed in.
+    """
+    user = await users.user_for_recipient(conn, recipient)
+    return Answerer(
+        f"link:{recipient}",
+        user["name"] if user else None,
+        tuple(user["groups"]) if user else (),
+        "operator",
     )
