@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     # server's own URL as the browser reached it + /api/session/sso/callback (set it behind a
     # proxy that changes the scheme or host).
     oidc_redirect_url: str | None = None
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_action(self) -> Settings:
+        # A lease that ends while its action still runs lets another replica send it again.
+        if self.automation_lease_seconds <= self.automation_timeout_seconds:
+            raise ValueError(
+                f"INLOOP_AUTOMATION_LEASE_SECONDS ({self.automation_lease_seconds:g}) must be "
+                f"longer than INLOOP_AUTOMATION_TIMEOUT_SECONDS "
+                f"({self.automation_timeout_seconds:g}), or a slow delivery may be sent twice; "
+                "raise the lease or lower the timeout"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

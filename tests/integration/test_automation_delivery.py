@@ -341,7 +341,9 @@ def test_kinds_and_name_patterns_choose_the_events(
 def test_a_delivery_in_flight_when_the_server_is_killed_is_sent_after_restart(
     server_factory: Callable[..., ServerInfo], wait_for: Callable[..., Any]
 ) -> None:
-    server = server_factory(**SETTINGS, INLOOP_AUTOMATION_LEASE_SECONDS="2")
+    server = server_factory(
+        **SETTINGS, INLOOP_AUTOMATION_LEASE_SECONDS="6", INLOOP_AUTOMATION_TIMEOUT_SECONDS="5"
+    )
     flow = unique("killed")
     with WebhookReceiver() as receiver:
         receiver.block.set()  # the first request hangs, as a slow receiver would

@@ -19,6 +19,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError
 
 from inloop.server.api.deps import get_db, remote_address
 from inloop.server.api.session import SESSION_LIFETIME, set_session_cookie
@@ -193,6 +194,13 @@ async def _sign_in(
                 )
     except ServerError as exc:
         return _page(exc.status_code, str(exc.detail))
+    except IntegrityError:
+        # Two first sign-ins raced for one new user name (or one subject): the other committed.
+        return _page(
+            409,
+            "another sign-in created this account at the same moment; sign in again and it "
+            "will be matched",
+        )
     if created:
         identity: Identity = request.app.state.identity
         identity.users_changed()
