@@ -426,3 +426,45 @@ def test_open_mode_records_assignees_but_anyone_may_answer(
         strict = paused("ada", allow_self_approval=False)
         refused(resume("ada", strict), "self-approval not allowed", "local:ada")
         assert resume("bob", strict).status_code == 200
+
+
+def test_signed_links_follow_the_same_rules(team: Team) -> None:
+    run = team.paused("olive", assignees=["group:finance"], allow_self_approval=False)
+
+    def link_for(recipient: str) -> httpx.Response:
+        with team.api("olive") as http:
+            return http.post(f"/flow_runs/{run['id']}/links", json={"recipient": recipient})
+
+    # A link is not made for someone the pause's rules would refuse.
+    refused(link_for("rick"), "group:finance")
+    refused(link_for("stranger@example.com"), "group:finance")
+    refused(link_for("olive"), "self-approval")
+    made = link_for("fay")
+    assert made.status_code == 201, made.text
+    token = made.json()["url"].rsplit("/", 1)[1]
+    # The link is its own credential, and answers as link:fay.
+    with httpx.Client(base_url=team.info.api_url, timeout=30) as anyone:
+        used = anyone.post(f"/links/{token}", json={"run_input": {"approved": True}})
+    assert used.status_code == 200, used.text
+    assert [e["actor"] for e in events_of(team, run, "flow-run.resumed")] == ["link:fay"]
+
+
+def test_a_link_made_before_the_rules_changed_is_still_checked_when_used(team: Team) -> None:
+    run = team.paused("olive", assignees=["fay"])
+    with team.api("olive") as http:
+        made = http.post(f"/flow_runs/{run['id']}/links", json={"recipient": "fay"})
+    assert made.status_code == 201, made.text
+    token = made.json()["url"].rsplit("/", 1)[1]
+    # fay loses her account before she clicks: the link answers as a stranger, and is refused.
+    with team.api("root") as admin:
+        assert admin.patch("/users/fay", json={"disabled": True}).status_code == 200
+    try:
+        with httpx.Client(base_url=team.info.api_url, timeout=30) as anyone:
+            refused(anyone.post(f"/links/{token}", json={"run_input": {"approved": True}}),
+                    "fay")
+        assert [e["actor"] for e in events_of(team, run, "flow-run.resume-refused")] == [
+            "link:fay"
+        ]
+    finally:
+        with team.api("root") as admin:
+            admin.patch("/users/fay", json={"disabled": False})
