@@ -118,7 +118,13 @@ def test_a_resume_wakes_the_paused_flow_at_once(
         return None
 
     run = wait_for(paused)
-    assert run["pause"]["key"] == "paused-1"
+    key = run["pause"]["key"]
+    if flow_fn.endswith("_task"):
+        # Inside a task the key names the task call, so a run executed again that reuses the
+        # task's stored result does not shift the flow's own pause keys.
+        assert key.startswith("paused-ask-name-in-") and key.endswith("-1"), key
+    else:
+        assert key == "paused-1"
     # Let the flow settle into its wait (a long-poll on the server).
     time.sleep(0.3)
     run_input = None if flow_fn == "wake_no_input" else {"value": "andrew"}
