@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await reaper
             # Let long-polls return now instead of at their timeout.
             db.hub.close()
+            app.state.identity.close()
             await db.stop()
 
     app = FastAPI(

@@ -20,6 +20,8 @@ request.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import ipaddress
 import re
@@ -30,6 +32,7 @@ from typing import Any, Literal
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from inloop.server.database.engine import Database
+from inloop.server.database.schema import utcnow
 from inloop.server.errors import Unauthorized
 from inloop.server.middleware import send_json_error
 from inloop.server.run_tokens import RUN_SENDER_PREFIX, RunTokens
@@ -50,6 +53,10 @@ Mode = Literal["open", "shared-key", "users"]
 PRINCIPAL_KEY = "inloop.principal"
 SESSION_COOKIE = "inloop_session"
 NO_USERS_RECHECK_SECONDS = 2.0
+# How long a checked API token is trusted without asking the database again (changes to users
+# and tokens empty the cache at once; this bounds a notification lost in a reconnect).
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_SIZE = 10_000
 # Answered without credentials in users mode: the liveness probe, and sign-in itself. (A
 # shared-key server keeps asking for its key on every path, as it always has.)
 PUBLIC_PATHS = frozenset(
@@ -101,6 +108,12 @@ class Identity:
         self.run_tokens = run_tokens
         self._users_exist = False
         self._checked_at = float("-inf")
+        # Token digest -> (principal, monotonic time it may be used until). Every change of who a
+        # token speaks for notifies users.CHANGED (through PostgreSQL to every replica), which
+        # empties it; the short lifetime bounds what a missed notification could keep.
+        self._tokens: dict[str, tuple[Principal, float]] = {}
+        self._tokens_changed: asyncio.Event | None = None
+        self._subscription = contextlib.ExitStack()
 
     async def mode(self) -> Mode:
         if self.sso or await self.users_exist():
@@ -176,7 +189,30 @@ class Identity:
             f"{' (password or SSO)' if self.sso else ''}",
         )
 
+    def _cached_token(self, key: str) -> Principal | None:
+        if self._tokens_changed is None:
+            # Subscribed for the app's lifetime (the hub wakes it on every change, and on a
+            # reconnect of the PostgreSQL listener, when changes may have been missed).
+            self._tokens_changed = self._subscription.enter_context(
+                self.db.hub.subscribe([users.CHANGED])
+            )
+        if self._tokens_changed.is_set():
+            self._tokens_changed.clear()
+            self._tokens.clear()
+        found = self._tokens.get(key)
+        if found is None:
+            return None
+        principal, until = found
+        if time.monotonic() >= until:
+            del self._tokens[key]
+            return None
+        return principal
+
     async def _token_principal(self, secret: str, required: bool) -> Principal | None:
+        key = users.digest(secret)
+        cached = self._cached_token(key)
+        if cached is not None:
+            return cached
         async with self.db.read() as conn:
             user, reason, touch = await users.token_user(conn, secret)
         if user is None:
@@ -187,7 +223,18 @@ class Identity:
         if touch is not None:
             async with self.db.transaction() as tx:
                 await users.touch_token(tx, touch)
-        return _user_principal(user)
+        principal = _user_principal(user)
+        until = time.monotonic() + TOKEN_CACHE_SECONDS
+        expires = user.get("token_expires")
+        if expires is not None:
+            until = min(until, time.monotonic() + (expires - utcnow()).total_seconds())
+        if len(self._tokens) >= TOKEN_CACHE_SIZE:
+            self._tokens.clear()  # many tokens in use at once: start over rather than grow
+        self._tokens[key] = (principal, until)
+        return principal
+
+    def close(self) -> None:
+        self._subscription.close()
 
 
 def _user_principal(user: dict[str, Any], via_cookie: bool = False) -> Principal:

@@ -447,6 +447,8 @@ async def check_input_answer(
 ) -> None:
     """An input sent to a waiting pause's `-response` key is an answer to that pause, so the
     same rules decide whether the sender may give it (AnswerRefused, 403, when not)."""
+    if not key.endswith("-response"):
+        return  # not an answer to any pause: no need to read the run (sends are a hot path)
     run = await runs.read_run(tx, run_id)
     if run is None or run.pause is None or key != f"{run.pause.key}-response":
         return

@@ -22,6 +22,7 @@ from inloop.server.database.schema import api_tokens, sessions, users, utcnow
 from inloop.server.errors import Conflict, NotFound
 
 __all__ = [
+    "CHANGED",
     "ROLES",
     "TOKEN_PREFIX",
     "authenticate_password",
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 ROLES = ("admin", "operator", "responder", "viewer", "worker")
+# The notification topic of any change to who a token speaks for (role, groups, disabled, revoked).
+CHANGED = "identity"
 # Recognisable in logs and by secret scanners; the server never needs the prefix to verify.
 TOKEN_PREFIX = "inl_"
 # A token's last-used time is written at most this often: not a write per request.
@@ -146,6 +149,7 @@ async def list_users(conn: Connection) -> list[dict[str, Any]]:
 
 async def update_user(tx: Tx, name: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply `changes` (role, groups, email, disabled, password) to an existing user."""
+    tx.notify(CHANGED)  # token caches on every replica forget what they knew
     await require_user(tx, name)
     values = {key: value for key, value in changes.items() if key != "password"}
     if "password" in changes:
@@ -191,6 +195,7 @@ async def sso_user(
     subject is never taken over. Otherwise a new user named by the first free candidate, with
     `default_role`. The caller refuses disabled users.
     """
+    tx.notify(CHANGED)  # groups change: token caches on every replica forget them
     row = (await tx.execute(sa.select(users).where(users.c.oidc_subject == subject))).first()
     if row is None:
         unbound = users.c.oidc_subject.is_(None)
@@ -263,6 +268,7 @@ async def list_tokens(conn: Connection, user: str | None) -> list[dict[str, Any]
 
 
 async def revoke_token(tx: Tx, token_id: str) -> dict[str, Any]:
+    tx.notify(CHANGED)  # token caches on every replica forget what they knew
     await read_token(tx, token_id)
     await tx.execute(
         api_tokens.update()
@@ -280,8 +286,18 @@ async def token_user(
     The id comes back when the token's last-used time is due for an update (`touch_token`):
     a read per request, a write at most once a minute.
     """
+    # One query for the token and its user: this runs on every token-authenticated request.
     query = (
-        sa.select(api_tokens, users.c.disabled)
+        sa.select(
+            api_tokens,
+            users.c.disabled,
+            users.c.email,
+            users.c.role,
+            users.c.groups,
+            users.c.password_hash,
+            users.c.oidc_subject,
+            users.c.created.label("user_created"),
+        )
         .join(users, users.c.name == api_tokens.c.user_name)
         .where(api_tokens.c.hash == digest(secret))
     )
@@ -296,7 +312,18 @@ async def token_user(
     if row.disabled:
         return None, f"user {row.user_name!r} is disabled", None
     due = row.last_used is None or now - row.last_used >= LAST_USED_RESOLUTION
-    return await require_user(conn, row.user_name), "", row.id if due else None
+    user = {
+        "name": row.user_name,
+        "email": row.email,
+        "role": row.role,
+        "groups": list(row.groups or []),
+        "has_password": row.password_hash is not None,
+        "disabled": False,
+        "created": row.user_created,
+        "sso": row.oidc_subject is not None,
+        "token_expires": row.expires,
+    }
+    return user, "", row.id if due else None
 
 
 async def touch_token(tx: Tx, token_id: str) -> None:
