@@ -6,36 +6,26 @@ delivery log, the CLI, the UI page) insert them directly so they do not depend o
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from automation_helpers import with_database
 
 from inloop.server.database.schema import automation_attempts, automation_deliveries
 
 __all__ = ["count_rows", "insert_delivery"]
 
 
-def _url(info: Any) -> str:
-    return str(info.database_url or f"sqlite+aiosqlite:///{info.home / 'inloop.db'}")
-
-
 def _run(info: Any, work: Any) -> Any:
-    async def go() -> Any:
-        engine = create_async_engine(_url(info))
-        try:
-            async with engine.begin() as conn:
-                return await work(conn)
-        finally:
-            await engine.dispose()
+    """`work(tx)` in one transaction on the server's database (the helpers' one way in)."""
 
-    # In a thread of its own: under Playwright's sync API this thread counts as running a loop.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, go()).result()
+    async def in_transaction(db: Any) -> Any:
+        async with db.transaction() as tx:
+            return await work(tx)
+
+    return with_database(info, in_transaction)
 
 
 def insert_delivery(
