@@ -50,7 +50,7 @@ async def resume_link_for(
 ) -> str:
     """A fresh signed link for `recipient` to answer the run's current pause, or the run's
     resume page when no link can (or should) be made."""
-    fallback = resume_url_for(run, recipient, ui_url)
+    fallback = resume_url_for(run, ui_url)
     if tokens is None or run.pause is None:
         return fallback
     try:

@@ -29,13 +29,12 @@ def run_url_for(run: FlowRun, ui_url: str) -> str:
     return f"{ui_url}/runs/{quote(str(run.id))}"
 
 
-def resume_url_for(run: FlowRun, recipient: str | None, ui_url: str) -> str:
+def resume_url_for(run: FlowRun, ui_url: str) -> str:
     """The link a recipient follows to answer the run's pause.
 
     The run's resume page in the UI, where the person signs in: what a notification links to
     when no signed link is made for its recipient (see automations/resume_links.py).
     """
-    del recipient  # the plain resume page is the same for everyone
     return f"{run_url_for(run, ui_url)}/resume"
 
 
@@ -64,7 +63,7 @@ def template_context(
             "actor": event_actor,
         },
         "description": run.pause.description if run.pause else None,
-        "resume_url": resume_url or resume_url_for(run, recipient, ui_url),
+        "resume_url": resume_url or resume_url_for(run, ui_url),
         "recipient": recipient,
     }
 
