@@ -261,3 +261,42 @@ def test_bad_sso_settings_stop_the_server_naming_the_setting(
     )
     assert result.returncode == 1
     assert message in result.stderr + result.stdout
+
+
+def test_starting_sign_ins_is_bounded_while_they_are_pending(
+    sso_server: Any, open_browser: Callable[[Any], httpx.Client]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from automation_helpers import with_database
+
+    from inloop.server.database.schema import oidc_logins
+    from inloop.server.store.sso import MAX_PENDING_LOGINS
+
+    browser = open_browser(sso_server)
+    start_sign_in(browser)  # one real pending sign-in; fill the rest of the table directly
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+
+    async def fill(db: Any) -> None:
+        async with db.transaction() as tx:
+            await tx.execute(oidc_logins.insert(), [
+                {"state_hash": f"filler-{n}", "nonce": "n", "code_verifier": "v",
+                 "next_path": "/", "expires": expires}
+                for n in range(MAX_PENDING_LOGINS - 1)
+            ])
+
+    with_database(sso_server, fill)
+    refused = browser.get("/api/session/sso")
+    assert refused.status_code == 429
+    assert f"{MAX_PENDING_LOGINS} sign-ins are under way" in refused.text
+    # The first place frees when the fillers expire, in five minutes: that is when to come back.
+    assert 250 <= int(refused.headers["retry-after"]) <= 301
+
+    async def expire_fillers(db: Any) -> None:
+        async with db.transaction() as tx:
+            await tx.execute(oidc_logins.update().where(
+                oidc_logins.c.state_hash.like("filler-%")).values(
+                expires=datetime.now(UTC) - timedelta(seconds=1)))
+
+    with_database(sso_server, expire_fillers)
+    start_sign_in(browser)  # expired ones are swept, and sign-in starts again

@@ -243,3 +243,41 @@ def test_viewers_are_refused_and_operators_only_read(people: People) -> None:
             assert "'automations:manage'" in answer.json()["detail"]
     with people.http("root") as http:
         assert http.get("/automations/guarded").json()["enabled"] is True
+
+
+def test_operators_read_specs_with_credentials_redacted(people: People) -> None:
+    secret_spec = spec(
+        "credentials",
+        actions=[
+            {"type": "notify", "urls": [
+                "mailto://mailer:hunter2@smtp.example.com?to=alice@example.com",
+                {"url": "slack://TokenA/TokenB/TokenC", "recipient": "alice"},
+            ]},
+            {"type": "webhook", "url": "https://hooks.example.com/services/T0/B0/xyz?k=1",
+             "secret": "whsec_" + "A" * 32},
+        ],
+        escalate=[{"type": "webhook", "url": "http://127.0.0.1:8123/"}],
+        trigger={"kinds": ["flow-run.paused"], "after": 60},
+    )
+    with people.http("root") as admin:
+        applied = admin.put("/automations", json={"automations": [secret_spec]})
+        assert applied.status_code == 200, applied.text
+        whole = admin.get("/automations/credentials").json()
+    assert whole["redacted"] is False
+    assert whole["spec"]["actions"][1]["secret"] == "whsec_" + "A" * 32
+    with people.http("olive") as operator:
+        shown = operator.get("/automations/credentials").json()
+        listed = [a for a in operator.get("/automations").json() if a["name"] == "credentials"]
+    assert listed == [shown]
+    assert shown["redacted"] is True
+    notify, webhook = shown["spec"]["actions"]
+    assert notify["urls"] == [
+        "mailto://[redacted]", {"url": "slack://[redacted]", "recipient": "alice"}]
+    assert webhook == {"type": "webhook", "url": "https://hooks.example.com/[redacted]",
+                       "secret": "[redacted]"}
+    # A bare host hides nothing; the rest of the spec is untouched.
+    assert shown["spec"]["escalate"] == [
+        {"type": "webhook", "url": "http://127.0.0.1:8123/", "secret": None}]
+    assert shown["spec"]["trigger"] == whole["spec"]["trigger"]
+    for secret in ("hunter2", "TokenB", "xyz", "whsec_"):
+        assert secret not in str(shown)

@@ -3,6 +3,7 @@ and read one automation's delivery log.
 
 Specs hold Apprise URLs and webhook secrets, so reading them needs `automations:read`
 (operators and admins), as blocks do; changing them needs `automations:manage` (admins).
+Readers without `automations:manage` get the specs with those credentials redacted.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from inloop.bounds import Text
 from inloop.server.api.deps import actor, get_db
 from inloop.server.api.params import Name
 from inloop.server.api.responses import errors
+from inloop.server.automations.redaction import redact_spec
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import UUID_LEN
 from inloop.server.errors import Conflict
-from inloop.server.permissions import require
+from inloop.server.identity import Principal
+from inloop.server.permissions import PERMISSIONS, principal, require
 from inloop.server.store import automations as store
 
 router = APIRouter(tags=["automations"])
@@ -34,6 +37,9 @@ class Automation(BaseModel):
     enabled: bool
     # The spec as applied (see inloop.automations.AutomationSpec), `enabled` kept in step.
     spec: dict[str, Any]
+    # True when the reader may not change automations: URLs and secrets are shown as
+    # "[redacted]" (only the service, or a web hook's host, is left).
+    redacted: bool = False
     created: datetime
     updated: datetime
 
@@ -109,18 +115,28 @@ async def apply_automations(
     ]
 
 
+def _as_read_by(found: dict[str, Any], reader: Principal) -> Automation:
+    if reader.role in PERMISSIONS["automations:manage"]:
+        return Automation(**found)
+    return Automation(**{**found, "spec": redact_spec(found["spec"]), "redacted": True})
+
+
 @router.get("/automations", dependencies=[require("automations:read")])
-async def list_automations(db: Database = Depends(get_db)) -> list[Automation]:
+async def list_automations(
+    reader: Principal = Depends(principal), db: Database = Depends(get_db)
+) -> list[Automation]:
     async with db.read() as conn:
-        return [Automation(**found) for found in await store.list_automations(conn)]
+        return [_as_read_by(found, reader) for found in await store.list_automations(conn)]
 
 
 @router.get(
     "/automations/{name}", responses=errors(404), dependencies=[require("automations:read")]
 )
-async def read_automation(name: Name, db: Database = Depends(get_db)) -> Automation:
+async def read_automation(
+    name: Name, reader: Principal = Depends(principal), db: Database = Depends(get_db)
+) -> Automation:
     async with db.read() as conn:
-        return Automation(**await store.require_automation(conn, name))
+        return _as_read_by(await store.require_automation(conn, name), reader)
 
 
 @router.patch(

@@ -88,8 +88,17 @@ async def start_sso(
         )
     except OidcError as exc:
         return _page(exc.status, exc.message)
-    async with db.transaction() as tx:
-        await sso.start_login(tx, state, nonce, code_verifier, _local_path(next_path))
+    try:
+        async with db.transaction() as tx:
+            await sso.start_login(tx, state, nonce, code_verifier, _local_path(next_path))
+    except sso.TooManyLogins as busy:
+        refused = _page(
+            429,
+            f"{sso.MAX_PENDING_LOGINS} sign-ins are under way and none has finished: try again "
+            f"in {busy.retry_after} seconds",
+        )
+        refused.headers["retry-after"] = str(busy.retry_after)
+        return refused
     response = RedirectResponse(url, status_code=302)
     # Binds the sign-in to this browser: a callback link someone else started (to sign the
     # victim in as the attacker) arrives without the matching cookie and is refused.

@@ -15,7 +15,6 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -30,6 +29,7 @@ from inloop.automations import (
 )
 from inloop.schemas import FlowRun, StateType
 from inloop.server.answer_rules import Answerer, AnswerRefused
+from inloop.server.automations.redaction import redact_url
 from inloop.server.automations.resume_links import recipient_of, resume_link_for
 from inloop.server.automations.templates import TemplateFailed, render, template_context
 from inloop.server.database.engine import Database
@@ -93,8 +93,9 @@ def _need_run(run: FlowRun | None, action: Action) -> FlowRun:
 
 
 def _where(url: str) -> str:
-    """A URL named in an error without its secrets (Apprise URLs carry passwords and tokens)."""
-    return f"{urlsplit(url).scheme or '?'}://…"
+    """A URL named in an error without its secrets: errors land in the delivery log, which
+    operators read (see redaction)."""
+    return redact_url(url)
 
 
 class _ThreadLog(logging.Handler):
@@ -226,10 +227,12 @@ async def _webhook(
         response = await ctx.http.post(action.url, content=body, headers=headers,
                                        timeout=ctx.timeout)
     except httpx.HTTPError as exc:
-        raise ActionFailed(f"webhook {action.url} could not be reached: {exc!r}") from exc
+        raise ActionFailed(f"webhook {_where(action.url)} could not be reached: {exc!r}") from exc
     if not 200 <= response.status_code < 300:
         answer = response.text[:MAX_QUOTED]
-        raise ActionFailed(f"webhook {action.url} answered {response.status_code}: {answer}")
+        raise ActionFailed(
+            f"webhook {_where(action.url)} answered {response.status_code}: {answer}"
+        )
 
 
 # --- actions on runs ---------------------------------------------------------------------------

@@ -15,9 +15,20 @@ from inloop.server.database.engine import Tx
 from inloop.server.database.schema import oidc_logins, utcnow
 from inloop.server.store.users import digest
 
-__all__ = ["LOGIN_LIFETIME", "start_login", "take_login"]
+__all__ = ["LOGIN_LIFETIME", "MAX_PENDING_LOGINS", "TooManyLogins", "start_login", "take_login"]
 
 LOGIN_LIFETIME = timedelta(minutes=10)
+# Starting a sign-in is public and writes a row: a bound keeps a flood of starts from growing
+# the table without limit (far above what real people start in LOGIN_LIFETIME).
+MAX_PENDING_LOGINS = 10_000
+
+
+class TooManyLogins(Exception):
+    """MAX_PENDING_LOGINS sign-ins are under way; the oldest frees a place when it expires."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
 
 
 async def start_login(
@@ -26,6 +37,11 @@ async def start_login(
     now = utcnow()
     # Sweep abandoned sign-ins here rather than in a background job.
     await tx.execute(oidc_logins.delete().where(oidc_logins.c.expires <= now))
+    pending, oldest = (
+        await tx.execute(sa.select(sa.func.count(), sa.func.min(oidc_logins.c.expires)))
+    ).one()
+    if pending >= MAX_PENDING_LOGINS:
+        raise TooManyLogins(max(1, int((oldest - now).total_seconds()) + 1))
     await tx.execute(
         oidc_logins.insert().values(
             state_hash=digest(state), nonce=nonce, code_verifier=code_verifier,
