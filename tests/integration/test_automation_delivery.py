@@ -369,3 +369,28 @@ def test_a_delivery_in_flight_when_the_server_is_killed_is_sent_after_restart(
     attempts = attempts_of(server, delivered[0]["id"])
     assert [a["ok"] for a in attempts] == [False, True]
     assert "never finished" in attempts[0]["error"]
+
+
+def test_a_retried_notification_carries_the_same_resume_link(
+    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+) -> None:
+    flow = unique("retried-link")
+    with WebhookReceiver(answers=[500]) as receiver:
+        automation_id = add_automation(srv, automation(
+            unique("relink"),
+            trigger={"kinds": ["flow-run.paused"], "flow": flow},
+            actions=[{"type": "notify", "body": "answer here: {{ resume_url }}",
+                      "urls": [{"url": receiver.url.replace("http://", "json://"),
+                                "recipient": "alice"}]}],
+        ))
+        run = paused_run(api, flow)
+        delivered = wait_for(lambda: [d for d in deliveries_of(srv, automation_id)
+                                      if d["status"] == "delivered"])
+    assert len(attempts_of(srv, delivered[0]["id"])) == 2
+    sent = [re.findall(r"/r/(\S+)", body["message"]) for body in receiver.bodies()]
+    assert len(sent) == 2 and sent[0] == sent[1] and len(sent[0]) == 1
+    # One link was made, for the delivery, and it is alice's.
+    made = api.get("/events", params={"kind": "link.created", "flow_run_id": run["id"]}).json()
+    assert [(e["details"]["recipient"], e["details"]["link_id"]) for e in made] == [
+        ("alice", delivered[0]["id"])]
+    assert api.get(f"/links/{sent[0][0]}").json()["status"] == "open"

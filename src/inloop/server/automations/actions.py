@@ -145,13 +145,14 @@ async def _notify(delivery: Delivery, action: NotifyAction, run: FlowRun, ctx: C
         target, None
     )
     recipient = recipient_of(url, recipient)
-    # Made per attempt only when the body asks for it: a link is a credential, not decoration.
+    # Made only when the body asks for it (a link is a credential, not decoration), once per
+    # delivery: its retries carry the same link.
     wants_link = "resume_url" in action.body or "resume_url" in action.title
     link = None
     if wants_link and run.pause is not None:
         link = await resume_link_for(
             ctx.db, ctx.link_tokens, run, recipient, ui_url=ctx.ui_url,
-            created_by=actor_of(delivery),
+            created_by=actor_of(delivery), link_id=delivery.id,
         )
     context = template_context(
         run,

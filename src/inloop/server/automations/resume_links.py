@@ -3,6 +3,8 @@
 Each notify target gets its own single-use link, made out to its recipient (the target's
 `recipient`, else the address an email goes to, else the target's scheme), so the audit trail
 says who answered (`link:alice@example.com`) and a forwarded mail cannot be used twice. The
+link's id is the delivery's, so a retried delivery (a mail that may have gone out after all)
+carries the same link instead of minting another one that would stay valid beside it. The
 link is made only when the pause's rules would let that recipient answer; otherwise, and for a
 run that no longer waits, the message points at the run's resume page, where the person signs
 in and the rules decide as usual.
@@ -47,9 +49,11 @@ async def resume_link_for(
     *,
     ui_url: str,
     created_by: str,
+    link_id: str,
 ) -> str:
-    """A fresh signed link for `recipient` to answer the run's current pause, or the run's
-    resume page when no link can (or should) be made."""
+    """The signed link `link_id` for `recipient` to answer the run's current pause (made on
+    the first call, the same one after), or the run's resume page when no link can (or
+    should) be made."""
     fallback = resume_url_for(run, ui_url)
     if tokens is None or run.pause is None:
         return fallback
@@ -62,13 +66,19 @@ async def resume_link_for(
             users_mode = await users.has_users(tx)
             if refusal(answerer, pauses.rules_of(current), users_mode=users_mode) is not None:
                 return fallback
+            made = await links.find_link(tx, link_id)
+            if made is not None:
+                # A retry: the same link while it still answers this pause, else the page.
+                usable = (made.pause_key == current.pause.key and made.used_at is None
+                          and made.expires_at > utcnow())
+                return f"{ui_url.rstrip('/')}/r/{tokens.mint(link_id)}" if usable else fallback
             expires_in = float(LINK_LIFETIME_SECONDS)
             if current.pause.deadline is not None:
                 left = (current.pause.deadline - utcnow()).total_seconds()
                 expires_in = max(60.0, min(expires_in, left + 60))
             link = await links.create_link(
                 tx, str(run.id), recipient=recipient[:300], expires_in=expires_in,
-                created_by=created_by,
+                created_by=created_by, link_id=link_id,
             )
     except Conflict:  # the run stopped waiting meanwhile
         return fallback

@@ -28,6 +28,7 @@ __all__ = [
     "claim",
     "create_link",
     "describe",
+    "find_link",
     "mark_used",
     "read_link",
 ]
@@ -48,8 +49,12 @@ async def create_link(
     expires_in: float,
     created_by: str | None,
     remote: str | None = None,
+    link_id: str | None = None,
 ) -> Any:
-    """A new link for the run's current pause; 409 when the run is not waiting on one."""
+    """A new link for the run's current pause; 409 when the run is not waiting on one.
+
+    `link_id` names the link (an automation's delivery id, so its retries share one link);
+    unset, a random one."""
     run = await runs.lock_run(tx, run_id)
     if StateType(run.state_type) not in WAITING_STATES or run.pause_key is None:
         raise Conflict(
@@ -58,7 +63,7 @@ async def create_link(
         )
     now = utcnow()
     values = {
-        "id": str(uuid.uuid4()),
+        "id": link_id or str(uuid.uuid4()),
         "flow_run_id": run_id,
         "pause_key": run.pause_key,
         "recipient": recipient,
@@ -83,10 +88,15 @@ async def create_link(
     return await read_link(tx, values["id"])
 
 
-async def read_link(conn: Connection, link_id: str) -> Any:
-    row = (
+async def find_link(conn: Connection, link_id: str) -> Any:
+    """The link's row; None when there is none."""
+    return (
         await conn.execute(sa.select(resume_links).where(resume_links.c.id == link_id))
     ).first()
+
+
+async def read_link(conn: Connection, link_id: str) -> Any:
+    row = await find_link(conn, link_id)
     if row is None:
         # Signed by this server, yet gone: its run was deleted (the rows cascade).
         raise NotFound("this link's flow run no longer exists; ask for a new link")

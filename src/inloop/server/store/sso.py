@@ -37,9 +37,10 @@ async def start_login(
     now = utcnow()
     # Sweep abandoned sign-ins here rather than in a background job.
     await tx.execute(oidc_logins.delete().where(oidc_logins.c.expires <= now))
-    pending, oldest = (
+    found: Any = (
         await tx.execute(sa.select(sa.func.count(), sa.func.min(oidc_logins.c.expires)))
     ).one()
+    pending, oldest = found[0], found[1]
     if pending >= MAX_PENDING_LOGINS:
         raise TooManyLogins(max(1, int((oldest - now).total_seconds()) + 1))
     await tx.execute(
