@@ -83,6 +83,11 @@ def finish(process: subprocess.Popen[str]) -> str:
     return out + err
 
 
+def resumptions(api: httpx.Client, run_id: str) -> list[dict[str, Any]]:
+    found = api.get("/events", params={"kind": "flow-run.resumed", "flow_run_id": run_id})
+    return sorted(found.json(), key=lambda event: event["id"])
+
+
 def rejections(api: httpx.Client, run_id: str) -> list[dict[str, Any]]:
     params = {"kind": "flow-run.input-rejected", "flow_run_id": run_id}
     return list(api.get("/events", params=params).json())
@@ -123,6 +128,7 @@ def test_validator_refuses_small_green_and_the_run_stays_paused(
     assert "Invalid size and color combination" not in output
     assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "COMPLETED"
     assert len(rejections(api, run["id"])) == 1
+    assert [e["details"]["flow_verdict"] for e in resumptions(api, run["id"])] == ["accepted"]
 
 
 def test_field_validator_error_is_placed_on_its_field(api, run_flow_script, wait_for) -> None:
@@ -228,6 +234,9 @@ def test_a_frozen_process_falls_back_to_committing(
             json={"run_input": {"size": "medium", "color": "green"}},
         ).is_success
         assert "Shirt order: medium, green" in finish(process)
+        # The audit says which answer the flow judged and which went in unjudged.
+        verdicts = [e["details"]["flow_verdict"] for e in resumptions(api, run["id"])]
+        assert verdicts == ["no-answer", "accepted"]
 
 
 def test_cli_prompts_show_the_refusal_and_ask_again(

@@ -141,9 +141,10 @@ async def offer_first(
     remote: str | None,
     grace: float | None,
     timeout: float,
-) -> str | None:
+) -> tuple[str, str] | None:
     """Offer the answer to the paused flow when its pause asks for that; the pause key it was
-    judged for when the flow accepted it or did not answer in time, None when nobody was asked.
+    judged for and the verdict (`accepted`, or `no-answer` when the flow did not answer in
+    time), None when nobody was asked.
 
     Raises FlowRejected (422) with the flow's errors when the flow refused it.
     """
@@ -172,4 +173,4 @@ async def offer_first(
             "SECONDS); resuming without its verdict, the flow validates the answer itself",
             flow_run_id, offer_id, timeout,
         )
-    return key
+    return key, ("accepted" if offer.verdict == offers.ACCEPTED else "no-answer")

@@ -52,7 +52,7 @@ async def resume(
         if current is not None and current.pause is not None:
             check_may_answer(answerer, pauses.rules_of(current), users_mode=users_mode)
         # Without the opt-in (or without a live process) this returns None at once.
-        judged_key = await offer_first(
+        judged = await offer_first(
             db, flow_run_id, run_input, who=actor, remote=remote, grace=grace,
             timeout=verdict_wait,
         )
@@ -61,7 +61,8 @@ async def resume(
             link = await links.claim(tx, link_id, flow_run_id) if link_id is not None else None
             run = await pauses.resume_run(
                 tx, flow_run_id, run_input, answerer, grace, users_mode=users_mode,
-                remote=remote, expected_key=judged_key,
+                remote=remote, expected_key=judged[0] if judged else None,
+                verdict=judged[1] if judged else None,
             )
             if link is not None and run.state.type is not StateType.CRASHED:
                 await links.mark_used(tx, link, remote=remote)

@@ -321,6 +321,7 @@ async def resume_run(
     users_mode: bool,
     remote: str | None = None,
     expected_key: str | None = None,
+    verdict: str | None = None,
 ) -> FlowRun:
     """Store the answer and move the run on; or, when the process waiting on this pause has
     been silent for more than `waiter_grace` seconds, mark the run CRASHED and return that
@@ -328,7 +329,8 @@ async def resume_run(
 
     `expected_key`: the pause the answer was judged for (by the flow's validators); if the run
     now waits at another pause, the answer is refused rather than given to a question it was
-    never checked against.
+    never checked against. `verdict` says how that went (`accepted`, or `no-answer` when the
+    flow did not judge in time), for the `flow-run.resumed` event.
 
     Every resume comes through here, so here is where `answer_rules` decides who may answer:
     an answerer the pause's rules refuse gets AnswerRefused (403) and nothing changes.
@@ -405,6 +407,7 @@ async def resume_run(
         actor=resumed_by,
         remote=remote,
         kind="flow-run.resumed",
+        noted={"flow_verdict": verdict} if verdict is not None else None,
     )
 
 

@@ -352,8 +352,10 @@ async def write_state(
     actor: str | None = None,
     remote: str | None = None,
     kind: str | None = None,
+    noted: dict[str, Any] | None = None,
 ) -> FlowRun:
-    """Apply one checked transition to a locked row; `extra` sets more run columns.
+    """Apply one checked transition to a locked row; `extra` sets more run columns, `noted`
+    adds to the event's details.
 
     Every transition is also an event (`flow-run.<new state>` unless `kind` says otherwise,
     e.g. `flow-run.resumed`), recorded here so no path can change a state unseen.
@@ -398,6 +400,7 @@ async def write_state(
             "to": new.value,
             "message": message,
             "key": (details or {}).get("pause_key"),
+            **(noted or {}),
         },
     )
     tx.notify(f"run:{row.id}", "runs")
