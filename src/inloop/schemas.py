@@ -139,6 +139,8 @@ class PauseDetails(BaseModel):
     assignees: list[str] = Field(default_factory=list)
     # False: the run's `created_by` may not answer this pause.
     allow_self_approval: bool = True
+    # At the deadline: "fail" (the seed's behaviour) or "defaults" (resumed with the defaults).
+    on_timeout: Literal["fail", "defaults"] = "fail"
 
 
 class FlowRun(BaseModel):

@@ -34,7 +34,8 @@ HOSTILE_DESCRIPTION = """Approve **this**.
 
 
 def pausing_flow(
-    flow_name: str, description: str, *, timeout: int = 300, after: str = "done"
+    flow_name: str, description: str, *, timeout: int = 300, after: str = "done",
+    on_timeout: str = "fail",
 ) -> str:
     return f"""
 from inloop import flow, pause_flow_run
@@ -50,7 +51,8 @@ class Approval(RunInput):
 @flow(name={flow_name!r})
 def ask():
     answer = pause_flow_run(
-        wait_for_input=Approval.with_initial_data(description={description!r}), timeout={timeout}
+        wait_for_input=Approval.with_initial_data(description={description!r}), timeout={timeout},
+        on_timeout={on_timeout!r},
     )
     get_run_logger().info(f"{after}: approved={{answer.approved}}")
 
@@ -124,7 +126,9 @@ def test_inbox_lists_waiting_runs_and_clears(
     second = None
     try:
         first_run = wait_for_run(api, first_name)
-        second = run_flow_script(pausing_flow(second_name, "Check the shipment\nand more"))
+        second = run_flow_script(
+            pausing_flow(second_name, "Check the shipment\nand more", on_timeout="defaults")
+        )
         second_run = wait_for_run(api, second_name)
 
         page.goto(f"{ui}/inbox")
@@ -138,7 +142,10 @@ def test_inbox_lists_waiting_runs_and_clears(
         expect(first_row).to_contain_text(first_run["name"])
         # Columns: run, asks, assigned to, waiting, deadline.
         expect(first_row.locator("td").nth(4)).to_contain_text(re.compile(r"in (14m|15m)"))
+        expect(first_row.locator("td").nth(4)).not_to_contain_text("then defaults")
         expect(second_row).to_contain_text("Check the shipment")
+        # A pause that takes its defaults at the deadline says so, here and on its pages.
+        expect(second_row.locator("td").nth(4)).to_contain_text("then defaults")
         # Oldest first.
         ids = table.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.runId)")
         assert ids.index(first_run["id"]) < ids.index(second_run["id"])
@@ -157,6 +164,12 @@ def test_inbox_lists_waiting_runs_and_clears(
         page.get_by_role("link", name=re.compile("^Inbox")).click()
         expect(first_row).to_have_count(0)
         expect(second_row).to_have_count(1)
+        page.goto(f"{ui}/runs/{second_run['id']}")
+        expect(page.get_by_test_id("pause-panel")).to_contain_text("then resumed with its defaults")
+        page.goto(f"{ui}/runs/{second_run['id']}/resume")
+        expect(page.get_by_text(re.compile("^Pause paused-1"))).to_contain_text(
+            "then resumed with its defaults")
+        page.goto(f"{ui}/inbox")
 
         # Resumed elsewhere (through the API): the open inbox clears by itself.
         response = api.post(

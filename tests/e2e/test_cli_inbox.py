@@ -84,3 +84,19 @@ def test_inbox_lists_waiting_runs_oldest_first(server: Any) -> None:
 
     limited = inbox(server, "--limit", "1").stdout
     assert first["id"] in limited and claimed["id"] not in limited
+
+
+def test_a_pause_that_takes_its_defaults_says_so_beside_its_deadline(server: Any) -> None:
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean", "default": False}}}
+    with api(server) as http:
+        run = http.post("/flow_runs", json={"flow_name": "inbox-d", "state": "RUNNING"}).json()
+        paused = http.post(f"/flow_runs/{run['id']}/pause", json={
+            "key": "paused-1", "schema": schema, "timeout": 3600, "on_timeout": "defaults"})
+        assert paused.status_code == 200, paused.text
+        plain = http.post("/flow_runs", json={"flow_name": "inbox-e", "state": "RUNNING"}).json()
+        pause(http, plain["id"], "Fails at its deadline")
+    out = inbox(server).stdout
+    [row] = [line for line in out.splitlines() if run["id"] in line]
+    assert "then defaults" in row
+    [other] = [line for line in out.splitlines() if plain["id"] in line]
+    assert "then defaults" not in other

@@ -66,6 +66,7 @@ def test_each_overdue_pause_is_resumed_once_with_its_defaults(replicas: list[Ser
             })
             assert paused.status_code == 200, paused.text
             assert paused.json()["state"]["details"]["on_timeout"] == "defaults"
+            assert paused.json()["pause"]["on_timeout"] == "defaults"
 
         def state(run_id: str) -> str:
             return str(http.get(f"/flow_runs/{run_id}").json()["state"]["type"])

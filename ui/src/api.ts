@@ -45,7 +45,11 @@ export interface Pause {
   description: string | null;
   assignees: string[];
   allow_self_approval: boolean;
+  // At the deadline: 'fail' (the seed's behaviour) or 'defaults' (resumed with its defaults).
+  on_timeout: OnTimeout;
 }
+
+export type OnTimeout = 'fail' | 'defaults';
 
 export interface FlowRun {
   id: string;
@@ -72,6 +76,7 @@ export interface PauseDetails {
   description: string | null;
   deadline: string | null;
   reschedule: boolean;
+  on_timeout: OnTimeout;
   assignees: string[];
   allow_self_approval: boolean;
   created_by: string | null;
@@ -206,7 +211,7 @@ export interface ResumeLink {
   expires_at: string;
   used_at: string | null;
   run: { id: string; name: string; flow_name: string; state: { type: StateType; name: string } };
-  pause: { key: string; schema: JsonObject | null; description: string | null; deadline: string | null; reschedule: boolean } | null;
+  pause: { key: string; schema: JsonObject | null; description: string | null; deadline: string | null; reschedule: boolean; on_timeout: OnTimeout } | null;
 }
 
 export interface ValidationIssue {

@@ -17,6 +17,15 @@ if TYPE_CHECKING:
 __all__ = ["inbox"]
 
 
+def _deadline(item: InboxItem) -> str:
+    """When the wait ends, and what then happens if the pause chose its defaults."""
+    if item.deadline is None:
+        return "none"
+    pause = item.flow_run.pause
+    then = ", then defaults" if pause is not None and pause.on_timeout == "defaults" else ""
+    return relative(item.deadline) + then
+
+
 def assigned_to(assignees: Sequence[str], me: str | None, my_groups: Sequence[str]) -> Text:
     """The assignees, with the caller (and the caller's groups) marked "you"."""
     if not assignees:
@@ -77,7 +86,7 @@ def inbox(
             str(run.id),
             state_text(run.state),
             relative(item.waiting_since),
-            relative(item.deadline) if item.deadline else "none",
+            _deadline(item),
             assigned_to(assignees, me, groups),
             Text(first_line(item.description_first_line or "")),
             f"inloop flow-run resume {run.id}"

@@ -115,7 +115,10 @@ export default function Inbox() {
                   </td>
                   <td className={item.deadline && new Date(item.deadline).getTime() < now ? 'overdue' : undefined}>
                     {item.deadline ? (
-                      <span title={formatTime(item.deadline)}>{relative(item.deadline, now)}</span>
+                      <span title={formatTime(item.deadline)}>
+                        {relative(item.deadline, now)}
+                        {run.pause?.on_timeout === 'defaults' && <span className="muted">, then defaults</span>}
+                      </span>
                     ) : (
                       <span className="muted">none</span>
                     )}

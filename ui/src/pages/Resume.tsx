@@ -124,6 +124,7 @@ export default function Resume({ id }: { id: string }) {
               <>
                 {' '}
                 · deadline {formatTime(current.deadline)} ({relative(current.deadline, now)})
+                {current.on_timeout === 'defaults' && <>, then resumed with its defaults</>}
               </>
             )}
           </p>

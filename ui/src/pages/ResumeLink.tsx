@@ -107,6 +107,7 @@ export default function ResumeLinkPage({ token }: { token: string }) {
           <p className="muted pause-meta">
             This link works once, until {formatTime(link.expires_at)}
             {pause.deadline && <> · the run waits until {formatTime(pause.deadline)}</>}
+            {pause.deadline && pause.on_timeout === 'defaults' && <>, then takes its defaults</>}
           </p>
           <Suspense fallback={<Loading what="Loading form" />}>
             {pause.schema ? (

@@ -26,6 +26,7 @@ export function PausePanel({ run, now }: { run: FlowRun; now: number }) {
               {' '}
               · key <code>{pause.key}</code>
               {pause.deadline && <> · deadline {formatTime(pause.deadline)} ({relative(pause.deadline, now)})</>}
+              {pause.deadline && pause.on_timeout === 'defaults' && <>, then resumed with its defaults</>}
             </span>
           )}
         </div>

@@ -138,6 +138,7 @@ async def describe(conn: Connection, link: Any) -> dict[str, Any]:
             "description": description.value if description else None,
             "deadline": pause.deadline if pause else None,
             "reschedule": pause.reschedule if pause else False,
+            "on_timeout": pause.on_timeout if pause else "fail",
         }
     return found
 

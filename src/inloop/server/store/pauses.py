@@ -250,7 +250,7 @@ async def read_pause(
         "description": description.value if description else None,
         "deadline": run.pause.deadline,
         "reschedule": run.pause.reschedule,
-        "on_timeout": run.state.details.get("on_timeout", "fail"),
+        "on_timeout": run.pause.on_timeout,
         "assignees": run.pause.assignees,
         "allow_self_approval": run.pause.allow_self_approval,
         "created_by": run.created_by,

@@ -91,6 +91,7 @@ def to_flow_run(row: Any) -> FlowRun:
             validate_before_resume=bool(details.get("validate_before_resume")),
             assignees=list(row.pause_assignees or []),
             allow_self_approval=row.pause_allow_self_approval is not False,
+            on_timeout="defaults" if row.pause_on_timeout == "defaults" else "fail",
         )
     return FlowRun(
         id=row.id,
