@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -108,6 +109,14 @@ def wait_for_fixture() -> Callable[..., Any]:
     return wait_for
 
 
+def _interruptible() -> None:
+    """In the child: Ctrl-C (SIGINT) interrupts, as for a script started at a shell prompt.
+
+    A test run started in the background by a non-interactive shell ignores SIGINT, and
+    children inherit that; Python then never installs its KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def run_flow_script(
     server: ServerInfo, tmp_path: Path
@@ -140,6 +149,7 @@ def run_flow_script(
             stderr=subprocess.PIPE,
             text=True,
             cwd=tmp_path,
+            preexec_fn=_interruptible,
         )
         started.append(process)
         return process
