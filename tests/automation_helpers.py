@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from servers import ServerInfo, free_port
 
 from inloop.automations import AutomationSpec
@@ -67,24 +68,27 @@ def add_automation(server: ServerInfo, spec: AutomationSpec) -> str:
     return automation_id
 
 
-def deliveries_of(server: ServerInfo, automation_id: str) -> list[dict[str, Any]]:
-    from inloop.server.store import deliveries
-
+def _rows(server: ServerInfo, query: Any) -> list[dict[str, Any]]:
     async def read(db: Any) -> list[dict[str, Any]]:
         async with db.read() as conn:
-            return await deliveries.list_deliveries(conn, automation_id=automation_id)
+            return [dict(row._mapping) for row in await conn.execute(query)]
 
     return with_database(server, read)
+
+
+def deliveries_of(server: ServerInfo, automation_id: str) -> list[dict[str, Any]]:
+    """The automation's delivery rows as stored, oldest first (the API pages newest first)."""
+    from inloop.server.database.schema import automation_deliveries as d
+
+    return _rows(server, sa.select(d).where(d.c.automation_id == automation_id).order_by(
+        d.c.created, d.c.stage, d.c.action_index, d.c.target_index))
 
 
 def attempts_of(server: ServerInfo, delivery_id: str) -> list[dict[str, Any]]:
-    from inloop.server.store import deliveries
+    """Every attempt of one delivery, first first (the API shows only the latest few)."""
+    from inloop.server.database.schema import automation_attempts as a
 
-    async def read(db: Any) -> list[dict[str, Any]]:
-        async with db.read() as conn:
-            return await deliveries.list_attempts(conn, delivery_id)
-
-    return with_database(server, read)
+    return _rows(server, sa.select(a).where(a.c.delivery_id == delivery_id).order_by(a.c.id))
 
 
 class WebhookReceiver:

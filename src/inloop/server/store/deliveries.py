@@ -49,8 +49,6 @@ __all__ = [
     "TOPIC",
     "Delivery",
     "claim_due",
-    "list_attempts",
-    "list_deliveries",
     "mark_delivered",
     "mark_failed",
     "mark_skipped",
@@ -487,36 +485,3 @@ async def next_wake(conn: Connection) -> datetime | None:
     row = (await conn.execute(query)).one()
     times: list[datetime] = [t for t in row if t is not None]
     return min(times) if times else None
-
-
-# --- reads (the delivery log) ------------------------------------------------------------------
-
-
-async def list_deliveries(
-    conn: Connection,
-    *,
-    automation_id: str | None = None,
-    flow_run_id: str | None = None,
-    limit: int = 1000,
-) -> list[dict[str, Any]]:
-    """Deliveries, oldest first, as plain dicts (the columns plus the automation's name)."""
-    query = sa.select(D, automations.c.name.label("automation_name")).select_from(
-        D.join(automations, automations.c.id == D.c.automation_id)
-    )
-    if automation_id is not None:
-        query = query.where(D.c.automation_id == automation_id)
-    if flow_run_id is not None:
-        query = query.where(D.c.flow_run_id == flow_run_id)
-    query = query.order_by(D.c.created, D.c.stage, D.c.action_index, D.c.target_index).limit(
-        limit
-    )
-    return [dict(row._mapping) for row in await conn.execute(query)]
-
-
-async def list_attempts(conn: Connection, delivery_id: str) -> list[dict[str, Any]]:
-    query = (
-        sa.select(automation_attempts)
-        .where(automation_attempts.c.delivery_id == delivery_id)
-        .order_by(automation_attempts.c.id)
-    )
-    return [dict(row._mapping) for row in await conn.execute(query)]
