@@ -26,6 +26,9 @@ SHORT = 0.05
 
 _lock = threading.Lock()
 _counts = {"cases": 0, "server_errors": 0}
+# Cases per operation ("GET /api/flow_runs/{flow_run_id}"), so a short run can prove it reached
+# every operation the OpenAPI document lists.
+_operations: dict[str, int] = {}
 _examples: list[str] = []
 _pool: dict[str, list[str]] = {}
 _random = random.Random(4200)
@@ -113,6 +116,8 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
 def after_call(context: Any, case: Any, response: Any) -> None:
     with _lock:
         _counts["cases"] += 1
+        label = case.operation.label  # "GET /api/flow_runs/{flow_run_id}"
+        _operations[label] = _operations.get(label, 0) + 1
         if response.status_code >= 500:
             _counts["server_errors"] += 1
             if len(_examples) < 20:
@@ -124,4 +129,4 @@ def _write_counts() -> None:
     target = os.environ.get("INLOOP_FUZZ_COUNTS")
     if target:
         with open(target, "w") as out:
-            json.dump({**_counts, "examples": _examples}, out)
+            json.dump({**_counts, "examples": _examples, "operations": _operations}, out)

@@ -228,15 +228,15 @@ def test_no_server_is_a_clean_error(tmp_path: Any) -> None:
     assert_clean_error(result, "http://127.0.0.1:9/api", "inloop server start")
 
 
-def test_help_is_fast_and_lists_the_command_groups() -> None:
-    started = time.monotonic()
+def test_help_lists_the_command_groups() -> None:
+    # How fast `--help` answers is measured in bench/overhead.py, not asserted here: a timed
+    # assert fails on a machine whose cores are busy with other work.
     result = subprocess.run(
         [sys.executable, "-m", "inloop", "--help"], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0
     for group in ("server", "flow-run", "deployment", "inbox"):
         assert group in result.stdout
-    assert time.monotonic() - started < 5
 
 
 def test_api_key_is_sent_from_the_environment(server_factory: Any) -> None:
