@@ -72,13 +72,18 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
-    # Space-separated; must include "openid". "profile" and "email" carry the claims inloop
-    # matches existing users by (preferred_username, email).
+    # Space-separated; must include "openid". "profile" and "email" carry the claims a new
+    # user is named by (preferred_username, else the verified email).
     oidc_scopes: str = "openid profile email"
     # The ID token claim listing a user's groups; replaces their groups at every sign-in.
     oidc_groups_claim: str = "groups"
     # The role of a person signing in for the first time (matched users keep theirs).
     oidc_default_role: str = "viewer"
+    # Off (default): an SSO sign-in is bound to its provider account (issuer, sub) and becomes
+    # a new user unless an admin linked it (`inloop user link-sso`). On: a first sign-in whose
+    # provider-verified email is that of exactly one existing user without a password and not
+    # yet linked takes that user over. Users with a password are only ever linked by an admin.
+    oidc_link_by_email: bool = False
     # Where the provider sends the browser back; register this URL at the provider. Unset: this
     # server's own URL as the browser reached it + /api/session/sso/callback (set it behind a
     # proxy that changes the scheme or host).
