@@ -124,6 +124,29 @@ def test_apply_names_the_yaml_path_of_each_bad_field(server: Any, tmp_path: Path
     assert "cli-never" not in names
 
 
+def test_apply_refuses_targets_on_the_servers_own_machine_naming_the_yaml_path(
+    server: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "local.yaml"
+    path.write_text(
+        "automations:\n"
+        "  - name: cli-local\n"
+        "    trigger: {kinds: [flow-run.failed]}\n"
+        "    actions:\n"
+        "      - type: notify\n"
+        "        urls: [\"json://hooks.example.com/ok\", \"file:///etc/passwd\"]\n"
+        "      - type: webhook\n"
+        "        url: unix:///var/run/docker.sock\n"
+    )
+    result = cli(server, "automation", "apply", "-f", str(path))
+    assert result.returncode == 1
+    err = " ".join(result.stderr.split())
+    assert "automations[0].actions[0].urls[1] (line 6)" in err
+    assert "file:// reaches the server's own machine" in err
+    assert "automations[0].actions[1].url (line 8)" in err
+    assert "a webhook URL is http:// or https://, not unix" in err
+
+
 def test_examples_automations_yaml_validates() -> None:
     parsed = load_automation_file(EXAMPLES / "automations.yaml")
     assert isinstance(parsed, AutomationFile)
