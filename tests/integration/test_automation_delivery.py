@@ -350,6 +350,39 @@ def test_a_template_error_fails_the_delivery_and_the_dispatcher_goes_on(
     assert "nmae" in found[0]["last_error"]
 
 
+def test_a_runaway_or_oversized_template_fails_its_delivery_within_its_budget(
+    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+) -> None:
+    flow = unique("runaway")
+    with WebhookReceiver() as receiver:
+        automation_id = add_automation(srv, automation(
+            unique("runaway"),
+            trigger={"kinds": ["flow-run.paused"], "flow": flow},
+            actions=[
+                # Written straight into the database: `apply` would refuse both templates.
+                {"type": "notify", "urls": ["json://127.0.0.1:1/"],
+                 "body": "{% for i in range(3000) %}{% for j in range(3000) %}"
+                         "{% endfor %}{% endfor %}done"},
+                {"type": "notify", "urls": ["json://127.0.0.1:1/"],
+                 "title": "{% for i in range(20000) %}{{ i }}{% endfor %}"},
+                {"type": "webhook", "url": receiver.url},
+            ],
+        ))
+        paused_run(api, flow)
+        found = wait_for(lambda: (lambda rows: rows if len(rows) == 3 and all(
+            r["status"] in ("failed", "delivered") for r in rows) else None)(
+            deliveries_of(srv, automation_id)))
+    assert [(d["status"], d["attempts"]) for d in found] == [
+        ("failed", 1), ("failed", 1), ("delivered", 1)
+    ]
+    assert "body template is over its budget: it takes more than 100,000 steps" in (
+        found[0]["last_error"]
+    )
+    assert "title template is over its budget: its output is longer than 65,536 characters" in (
+        found[1]["last_error"]
+    )
+
+
 def test_kinds_and_name_patterns_choose_the_events(
     srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:

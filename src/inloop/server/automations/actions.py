@@ -33,7 +33,11 @@ from inloop.server.answer_rules import Answerer, AnswerRefused
 from inloop.server.automations.egress import EgressPolicy, EgressRefused, guarded
 from inloop.server.automations.redaction import redact_url
 from inloop.server.automations.resume_links import recipient_of, resume_link_for
-from inloop.server.automations.templates import TemplateFailed, render, template_context
+from inloop.server.automations.templates import (
+    TemplateFailed,
+    render_off_loop,
+    template_context,
+)
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, Invalid, NotFound
 from inloop.server.link_tokens import LinkTokens
@@ -192,8 +196,9 @@ async def _notify(delivery: Delivery, action: NotifyAction, run: FlowRun, ctx: C
         resume_url=link,
     )
     try:
-        title = render("title", action.title, context)
-        body = render("body", action.body, context)
+        # Off the event loop and within a time and size budget (see templates.py).
+        title = await render_off_loop("title", action.title, context)
+        body = await render_off_loop("body", action.body, context)
     except TemplateFailed as exc:
         raise ActionFailed(str(exc), retry=False) from exc
     await asyncio.to_thread(_send_with_apprise, url, title, body, ctx.egress)
