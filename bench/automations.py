@@ -116,7 +116,8 @@ def main() -> None:
     args = parser.parse_args()
     database_url = os.environ.get("INLOOP_DATABASE_URL")
     receiver = Receiver()
-    with start_server(database_url) as server:
+    # The receiver listens on loopback, which automations reach only when allowed.
+    with start_server(database_url, INLOOP_AUTOMATION_ALLOW="127.0.0.1") as server:
         add_automation(database_url or f"sqlite+aiosqlite:///{server.home / 'inloop.db'}",
                        f"http://127.0.0.1:{receiver.port}/hook")
         with httpx.Client(base_url=server.api_url, timeout=60) as http:

@@ -93,9 +93,9 @@ def attempts_of(server: ServerInfo, delivery_id: str) -> list[dict[str, Any]]:
 
 class WebhookReceiver:
     """A local HTTP server recording each POST; `answers` lists statuses to give first
-    (then 200); `block` makes the next request wait until `release` is set."""
+    (then 200), each with `body`; `block` makes the next request wait until `release` is set."""
 
-    def __init__(self, answers: list[int] | None = None) -> None:
+    def __init__(self, answers: list[int] | None = None, body: bytes = b"") -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.answers = list(answers or [])
         self.block = threading.Event()
@@ -116,8 +116,9 @@ class WebhookReceiver:
                     receiver.release.wait(120)
                     return  # the server that sent it is gone; nobody reads an answer
                 self.send_response(status)
-                self.send_header("content-length", "0")
+                self.send_header("content-length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

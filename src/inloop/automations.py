@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from inloop.bounds import JsonObject, Text
 
 __all__ = [
     "EVENT_KINDS",
+    "LOCAL_SCHEMES",
     "Action",
     "AutomationFile",
     "AutomationSpec",
@@ -60,6 +61,41 @@ MAX_TEMPLATE = 10_000
 Name = Annotated[Text, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.-]*$")]
 Pattern = Annotated[Text, Field(min_length=1, max_length=200)]
 Url = Annotated[Text, Field(min_length=1, max_length=2000)]
+# URL schemes that reach the server's own machine rather than a network service: files,
+# sockets, and Apprise's desktop, D-Bus, local syslog and USB-light plugins. Refused here, when
+# a file is applied, and again at send time (see server/automations/egress.py).
+LOCAL_SCHEMES = frozenset({
+    "file", "unix", "dbus", "kde", "qt", "glib", "gio", "gnome", "macosx", "windows",
+    "syslog", "blink1",
+})
+
+
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].lower() if "://" in url else ""
+
+
+def _network_service(url: str) -> str:
+    scheme = _scheme(url)
+    if scheme in LOCAL_SCHEMES or "+unix" in scheme:
+        raise ValueError(
+            f"{scheme}:// reaches the server's own machine, not a network service; "
+            "automations notify over the network only (an Apprise URL such as mailto://, "
+            "json://, ntfys://)"
+        )
+    return url
+
+
+def _http(url: str) -> str:
+    if _scheme(url) not in ("http", "https"):
+        raise ValueError(
+            f"a webhook URL is http:// or https://, not {_scheme(url) or 'schemeless'} "
+            f"({url[:50]!r})"
+        )
+    return url
+
+
+NotifyUrl = Annotated[Url, AfterValidator(_network_service)]
+WebhookUrl = Annotated[Url, AfterValidator(_http)]
 Template = Annotated[Text, Field(max_length=MAX_TEMPLATE)]
 Seconds = Annotated[float, Field(gt=0, le=MAX_DELAY_SECONDS, allow_inf_nan=False)]
 
@@ -96,20 +132,20 @@ class Trigger(_Strict):
 class NotifyTarget(_Strict):
     """One Apprise URL, and who it reaches (the name a signed resume link is made out to)."""
 
-    url: Url
+    url: NotifyUrl
     recipient: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
 
 
 class NotifyAction(_Strict):
     type: Literal["notify"]
-    urls: list[Url | NotifyTarget] = Field(min_length=1, max_length=MAX_ACTIONS)
+    urls: list[NotifyUrl | NotifyTarget] = Field(min_length=1, max_length=MAX_ACTIONS)
     title: Template = "{{ run.flow_name }} run {{ run.name }}: {{ event.kind }}"
     body: Template = "{{ description or run.name }}\n\n{{ resume_url }}"
 
 
 class WebhookAction(_Strict):
     type: Literal["webhook"]
-    url: Url
+    url: WebhookUrl
     # The Standard Webhooks secret ("whsec_" + base64); unset means the body goes unsigned.
     secret: Annotated[Text, Field(max_length=500)] | None = None
 

@@ -6,10 +6,12 @@ changed since the last read, so a test (or a user) that changes the environment 
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -66,19 +68,28 @@ class Settings(BaseSettings):
     automation_concurrency: int = Field(default=32, ge=1, le=1000)
     # The fallback re-check when no wake-up arrives (deliveries due later wake on time).
     automation_poll_seconds: float = Field(default=5.0, gt=0)
+    # Webhooks and notifications reach public addresses only; this comma-separated list of
+    # host names and CIDRs (or single addresses) opens internal targets, e.g.
+    # "hooks.corp.internal,10.20.0.0/16,127.0.0.1". See server/automations/egress.py.
+    automation_allow: str = ""
     # OpenID Connect sign-in for the UI (SSO): set issuer, client id and secret to turn it on.
     # The issuer is the provider's base URL (its discovery document is at
     # <issuer>/.well-known/openid-configuration). See inloop.server.oidc.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
-    # Space-separated; must include "openid". "profile" and "email" carry the claims inloop
-    # matches existing users by (preferred_username, email).
+    # Space-separated; must include "openid". "profile" and "email" carry the claims a new
+    # user is named by (preferred_username, else the verified email).
     oidc_scopes: str = "openid profile email"
     # The ID token claim listing a user's groups; replaces their groups at every sign-in.
     oidc_groups_claim: str = "groups"
     # The role of a person signing in for the first time (matched users keep theirs).
     oidc_default_role: str = "viewer"
+    # Off (default): an SSO sign-in is bound to its provider account (issuer, sub) and becomes
+    # a new user unless an admin linked it (`inloop user link-sso`). On: a first sign-in whose
+    # provider-verified email is that of exactly one existing user without a password and not
+    # yet linked takes that user over. Users with a password are only ever linked by an admin.
+    oidc_link_by_email: bool = False
     # Where the provider sends the browser back; register this URL at the provider. Unset: this
     # server's own URL as the browser reached it + /api/session/sso/callback (set it behind a
     # proxy that changes the scheme or host).
@@ -95,6 +106,19 @@ class Settings(BaseSettings):
                 "raise the lease or lower the timeout"
             )
         return self
+
+    @field_validator("automation_allow")
+    @classmethod
+    def _allow_entries_parse(cls, value: str) -> str:
+        _allow_entries(value)
+        return value
+
+    @property
+    def automation_allow_entries(
+        self,
+    ) -> tuple[list[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
+        """INLOOP_AUTOMATION_ALLOW as (host names, networks)."""
+        return _allow_entries(self.automation_allow)
 
     @property
     def resolved_database_url(self) -> str:
@@ -117,6 +141,29 @@ class Settings(BaseSettings):
             return self.ui_url.rstrip("/")
         base = self.api_url.rstrip("/")
         return base[: -len("/api")] if base.endswith("/api") else base
+
+
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_-]{1,63})*\.?$")
+
+
+def _allow_entries(
+    value: str,
+) -> tuple[list[str], list[ipaddress.IPv4Network | ipaddress.IPv6Network]]:
+    hosts: list[str] = []
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for entry in _split_list(value):
+        try:
+            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+            continue
+        except ValueError:
+            pass
+        if not _HOST_NAME.match(entry):
+            raise ValueError(
+                f"INLOOP_AUTOMATION_ALLOW entry {entry!r} is neither a host name nor an "
+                "address or CIDR; use e.g. 'hooks.internal,10.0.0.0/8,127.0.0.1'"
+            )
+        hosts.append(entry.rstrip("."))
+    return hosts, networks
 
 
 def _split_list(value: str) -> list[str]:

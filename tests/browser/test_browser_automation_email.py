@@ -45,7 +45,8 @@ if __name__ == "__main__":
 def test_an_emailed_resume_link_answers_the_pause_once(
     page: Page, page_log, server_factory, run_flow_script, flow_name, shoot, wait_for
 ) -> None:
-    keyed = server_factory(activate=True, INLOOP_API_KEY=KEY)
+    # The SMTP receiver listens on loopback, which automations reach only when allowed.
+    keyed = server_factory(activate=True, INLOOP_API_KEY=KEY, INLOOP_AUTOMATION_ALLOW="127.0.0.1")
     headers = {"authorization": f"Bearer {KEY}"}
     with SmtpReceiver() as smtp, httpx.Client(
         base_url=keyed.api_url, headers=headers, timeout=30

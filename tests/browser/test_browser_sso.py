@@ -24,10 +24,14 @@ def test_sign_in_with_sso_lands_signed_in_and_shows_in_the_audit(
 ) -> None:
     info = server_factory(**oidc_provider.settings(INLOOP_API_KEY=API_KEY))
     headers = {"authorization": f"Bearer {API_KEY}"}
-    # The admin exists before SSO is used; their first SSO sign-in binds them by name.
+    # The admin exists before SSO is used and is linked to her provider account explicitly
+    # (a provider name alone never takes over a local user).
     made = httpx.post(f"{info.api_url}/users", json={"name": "ada", "role": "admin"},
                       headers=headers)
     assert made.status_code == 201, made.text
+    linked = httpx.patch(f"{info.api_url}/users/ada", json={"sso_subject": "sub-ada"},
+                         headers=headers)
+    assert linked.status_code == 200, linked.text
     oidc_provider.set_claims("sub-ada", preferred_username="ada", groups=["finance"])
     ui = info.ui_url.rstrip("/")
 

@@ -124,6 +124,69 @@ def test_apply_names_the_yaml_path_of_each_bad_field(server: Any, tmp_path: Path
     assert "cli-never" not in names
 
 
+def test_apply_refuses_targets_on_the_servers_own_machine_naming_the_yaml_path(
+    server: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "local.yaml"
+    path.write_text(
+        "automations:\n"
+        "  - name: cli-local\n"
+        "    trigger: {kinds: [flow-run.failed]}\n"
+        "    actions:\n"
+        "      - type: notify\n"
+        "        urls: [\"json://hooks.example.com/ok\", \"file:///etc/passwd\"]\n"
+        "      - type: webhook\n"
+        "        url: unix:///var/run/docker.sock\n"
+    )
+    result = cli(server, "automation", "apply", "-f", str(path))
+    assert result.returncode == 1
+    err = " ".join(result.stderr.split())
+    assert "automations[0].actions[0].urls[1] (line 6)" in err
+    assert "file:// reaches the server's own machine" in err
+    assert "automations[0].actions[1].url (line 8)" in err
+    assert "a webhook URL is http:// or https://, not unix" in err
+
+
+def test_apply_renders_templates_with_sample_data_and_refuses_broken_or_runaway_ones(
+    server: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "templates.yaml"
+    path.write_text(
+        "automations:\n"
+        "  - name: cli-fine\n"
+        "    trigger: {kinds: [flow-run.paused]}\n"
+        "    actions:\n"
+        "      - type: notify\n"
+        "        urls: [\"json://hooks.example.com/ok\"]\n"
+        "        body: \"{{ run.name|upper }} for {{ recipient }}: {{ resume_url }}\"\n"
+        "  - name: cli-runaway\n"
+        "    trigger: {kinds: [flow-run.paused]}\n"
+        "    actions:\n"
+        "      - type: notify\n"
+        "        urls: [\"json://hooks.example.com/ok\"]\n"
+        "        title: \"{% for i in range(3000) %}{% for j in range(3000) %}"
+        "{% endfor %}{% endfor %}\"\n"
+        "  - name: cli-broken\n"
+        "    trigger: {kinds: [flow-run.paused]}\n"
+        "    actions:\n"
+        "      - type: notify\n"
+        "        urls: [\"json://hooks.example.com/ok\"]\n"
+        "        body: \"{{ run.nmae }}\"\n"
+    )
+    result = cli(server, "automation", "apply", "-f", str(path))
+    assert result.returncode == 1
+    err = " ".join(result.stderr.split())
+    assert "automation 'cli-runaway', actions[0].title" in err
+    assert "over its budget: it takes more than 100,000 steps" in err
+    assert "automation 'cli-broken', actions[0].body" in err
+    assert "has no attribute 'nmae'" in err
+    with httpx.Client(base_url=server.api_url, timeout=30) as http:
+        names = [a["name"] for a in http.get("/automations").json()]
+    assert "cli-fine" not in names  # all or nothing
+    path.write_text(path.read_text().split("  - name: cli-runaway")[0])
+    assert "created" in ok(cli(server, "automation", "apply", "-f", str(path)))
+
+
 def test_examples_automations_yaml_validates() -> None:
     parsed = load_automation_file(EXAMPLES / "automations.yaml")
     assert isinstance(parsed, AutomationFile)

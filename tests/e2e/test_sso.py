@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from oidc_provider import OidcProvider, running_provider
+from processes import cli
 from servers import free_port
 
 API_KEY = "sso-test-admin-key"
@@ -75,7 +76,8 @@ def test_sso_sign_in_creates_the_user_with_the_claimed_groups_and_a_working_sess
     open_browser: Callable[[Any], httpx.Client]
 ) -> None:
     oidc_provider.set_claims(
-        "sub-ada", preferred_username="ada", email="ada@example.com", groups=["finance", "ops"]
+        "sub-ada", preferred_username="ada", email="ada@example.com", email_verified=True,
+        groups=["finance", "ops"],
     )
     session = httpx.get(f"{sso_server.api_url}/session").json()
     # SSO configured: sign-in is required from the start, and the UI is told SSO is there.
@@ -125,23 +127,80 @@ def test_groups_are_replaced_at_every_sign_in_and_a_missing_claim_means_none(
         assert [u["name"] for u in api.get("/users").json()] == ["bo"]
 
 
-def test_an_existing_user_is_matched_by_name_keeps_their_role_and_is_bound_to_the_subject(
+def test_a_provider_name_never_takes_over_a_local_user_an_admin_links_explicitly(
     sso_server: Any, oidc_provider: OidcProvider,
     open_browser: Callable[[Any], httpx.Client]
 ) -> None:
     with admin(sso_server) as api:
-        assert api.post("/users", json={"name": "root", "role": "admin"}).status_code == 201
-        made = api.post("/users", json={"name": "cy", "role": "operator"})
+        made = api.post("/users", json={"name": "boss", "role": "admin",
+                                        "email": "boss@example.com", "password": "a long password"})
         assert made.status_code == 201, made.text
-    oidc_provider.set_claims("sub-cy", preferred_username="cy", groups=["ops"])
-    browser = sign_in(open_browser(sso_server), "sub-cy")
-    me = browser.get("/api/session").json()
-    assert (me["actor"], me["role"], me["groups"]) == ("cy", "operator", ["ops"])
+        made = api.post("/users", json={"name": "cy", "role": "operator",
+                                        "email": "cy@example.com"})
+        assert made.status_code == 201, made.text
+    # A provider account calling itself boss (with boss's address, verified) is a new viewer
+    # under a name of its own: the preferred name with a suffix from its subject.
+    oidc_provider.set_claims("sub-evil", preferred_username="boss",
+                             email="boss@example.com", email_verified=True)
+    evil = sign_in(open_browser(sso_server), "sub-evil").get("/api/session").json()
+    assert evil["actor"].startswith("boss-") and len(evil["actor"]) == len("boss-") + 6
+    assert evil["role"] == "viewer"
+    # Without INLOOP_OIDC_LINK_BY_EMAIL, a verified address does not match cy either.
+    oidc_provider.set_claims("sub-cy", preferred_username="cy", email="cy@example.com",
+                             email_verified=True)
+    assert sign_in(open_browser(sso_server), "sub-cy").get("/api/session").json()["actor"] != "cy"
+    with admin(sso_server) as api:
+        for name in ("boss", "cy"):
+            assert api.get(f"/users/{name}").json()["sso"] is False
 
-    # Another subject claiming the same name does not take the account over: it gets its own.
-    oidc_provider.set_claims("sub-impostor", preferred_username="cy", email="imp@example.com")
-    other = sign_in(open_browser(sso_server), "sub-impostor")
-    assert other.get("/api/session").json()["actor"] == "imp@example.com"
+    # The admin links the real boss explicitly, through the CLI; that account is boss now.
+    linked = cli(sso_server, "user", "link-sso", "boss", "--subject", "sub-real-boss")
+    assert linked.returncode == 0, linked.stderr
+    assert "Linked user boss" in linked.stdout
+    oidc_provider.set_claims("sub-real-boss", preferred_username="someone-else", groups=["ops"])
+    me = sign_in(open_browser(sso_server), "sub-real-boss").get("/api/session").json()
+    assert (me["actor"], me["role"], me["groups"]) == ("boss", "admin", ["ops"])
+    # One provider account per user: linking the same subject elsewhere names the holder.
+    again = cli(sso_server, "user", "link-sso", "cy", "--subject", "sub-real-boss")
+    assert again.returncode != 0 and "already linked to user 'boss'" in again.stderr
+    with admin(sso_server) as api:
+        events = api.get("/events", params={"kind": "user.changed"}).json()
+    assert [e["details"]["sso_subject"] for e in events] == [
+        f"{oidc_provider.url} sub-real-boss"
+    ]
+
+
+def test_linking_by_verified_email_when_allowed_never_reaches_a_password_holder(
+    server_factory: Callable[..., Any], oidc_provider: OidcProvider,
+    open_browser: Callable[[Any], httpx.Client]
+) -> None:
+    info = server_factory(**oidc_provider.settings(
+        INLOOP_API_KEY=API_KEY, INLOOP_OIDC_LINK_BY_EMAIL="true"
+    ))
+    with admin(info) as api:
+        for body in ({"name": "root", "role": "admin"},
+                     {"name": "dee", "role": "operator", "email": "dee@example.com"},
+                     {"name": "pat", "role": "admin", "email": "pat@example.com",
+                      "password": "a long password"}):
+            assert api.post("/users", json=body).status_code == 201
+
+    def actor(sub: str, **claims: Any) -> str:
+        oidc_provider.set_claims(sub, **claims)
+        return str(sign_in(open_browser(info), sub).get("/api/session").json()["actor"])
+
+    # An address the provider did not verify matches no one (and is not kept).
+    assert actor("sub-x", preferred_username="x", email="dee@example.com") == "x"
+    # Verified: dee, who has no password, is linked (and keeps her role).
+    assert actor("sub-dee", preferred_username="d", email="DEE@example.com",
+                 email_verified=True) == "dee"
+    # pat has a password: only an admin links her.
+    assert actor("sub-pat", preferred_username="p", email="pat@example.com",
+                 email_verified=True) == "p"
+    with admin(info) as api:
+        found = {u["name"]: (u["role"], u["sso"], u["email"]) for u in api.get("/users").json()}
+    assert found["dee"] == ("operator", True, "dee@example.com")
+    assert found["pat"] == ("admin", False, "pat@example.com")
+    assert found["x"] == ("viewer", True, None)
 
 
 def test_a_disabled_user_is_refused_with_a_page_saying_so(
@@ -263,40 +322,34 @@ def test_bad_sso_settings_stop_the_server_naming_the_setting(
     assert message in result.stderr + result.stdout
 
 
-def test_starting_sign_ins_is_bounded_while_they_are_pending(
-    sso_server: Any, open_browser: Callable[[Any], httpx.Client]
+def test_anonymous_sign_in_starts_store_nothing_so_they_block_no_one(
+    sso_server: Any, oidc_provider: OidcProvider, open_browser: Callable[[Any], httpx.Client]
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
+    import sqlalchemy as sa
     from automation_helpers import with_database
 
-    from inloop.server.database.schema import oidc_logins
-    from inloop.server.store.sso import MAX_PENDING_LOGINS
+    from inloop.server.database.schema import metadata
 
-    browser = open_browser(sso_server)
-    start_sign_in(browser)  # one real pending sign-in; fill the rest of the table directly
-    expires = datetime.now(UTC) + timedelta(minutes=5)
+    async def row_counts(db: Any) -> dict[str, int]:
+        async with db.read() as conn:
+            return {
+                table.name: int((await conn.execute(
+                    sa.select(sa.func.count()).select_from(table))).scalar_one())
+                for table in metadata.sorted_tables
+            }
 
-    async def fill(db: Any) -> None:
-        async with db.transaction() as tx:
-            await tx.execute(oidc_logins.insert(), [
-                {"state_hash": f"filler-{n}", "nonce": "n", "code_verifier": "v",
-                 "next_path": "/", "expires": expires}
-                for n in range(MAX_PENDING_LOGINS - 1)
-            ])
+    before = with_database(sso_server, row_counts)
+    # Strangers starting sign-ins (each its own cookie-less client, as a flood would be) write
+    # nothing: what the callback needs lives in each one's signed cookie.
+    for _ in range(20):
+        with httpx.Client(base_url=sso_server.ui_url, timeout=30) as stranger:
+            answer = stranger.get("/api/session/sso")
+            assert answer.status_code == 302
+            set_cookie = answer.headers["set-cookie"].lower()
+            assert "httponly" in set_cookie and "max-age=600" in set_cookie
+    assert with_database(sso_server, row_counts) == before
 
-    with_database(sso_server, fill)
-    refused = browser.get("/api/session/sso")
-    assert refused.status_code == 429
-    assert f"{MAX_PENDING_LOGINS} sign-ins are under way" in refused.text
-    # The first place frees when the fillers expire, in five minutes: that is when to come back.
-    assert 250 <= int(refused.headers["retry-after"]) <= 301
+    oidc_provider.set_claims("sub-flo", preferred_username="flo")
+    browser = sign_in(open_browser(sso_server), "sub-flo", next_path="/runs")
+    assert browser.get("/api/session").json()["actor"] == "flo"
 
-    async def expire_fillers(db: Any) -> None:
-        async with db.transaction() as tx:
-            await tx.execute(oidc_logins.update().where(
-                oidc_logins.c.state_hash.like("filler-%")).values(
-                expires=datetime.now(UTC) - timedelta(seconds=1)))
-
-    with_database(sso_server, expire_fillers)
-    start_sign_in(browser)  # expired ones are swept, and sign-in starts again

@@ -29,6 +29,8 @@ SETTINGS = {
     # Retries come quickly here; paused runs made through the API have no process beating for
     # them, so the server must not call them crashed while a reminder test waits.
     "INLOOP_AUTOMATION_RETRY_SECONDS": "0.2",
+    # The receivers listen on loopback, which the egress policy refuses unless allowed.
+    "INLOOP_AUTOMATION_ALLOW": "127.0.0.1",
     "INLOOP_PAUSED_HEARTBEAT_GRACE_SECONDS": "3600",
     "INLOOP_HEARTBEAT_GRACE_SECONDS": "3600",
 }
@@ -160,6 +162,41 @@ def test_a_signed_webhook_is_retried_with_the_same_id(
     attempts = attempts_of(srv, found[0]["id"])
     assert [a["ok"] for a in attempts] == [False, True]
     assert "answered 500" in attempts[0]["error"]
+
+
+def test_automations_reach_only_public_or_allowed_addresses_and_never_keep_answers(
+    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+) -> None:
+    flow = unique("egress")
+    secret_page = b"<h1>internal admin</h1> SECRET-TOKEN-123"
+    with WebhookReceiver(answers=[500], body=secret_page) as receiver:
+        automation_id = add_automation(srv, automation(
+            unique("egress"),
+            trigger={"kinds": ["flow-run.paused"], "flow": flow},
+            actions=[
+                # Cloud metadata (link-local) and a private address: not public, not allowed.
+                {"type": "webhook", "url": "http://169.254.169.254/latest/meta-data/"},
+                {"type": "notify", "urls": ["json://10.1.2.3:8080/hook"]},
+                # Loopback is allowed on this server (INLOOP_AUTOMATION_ALLOW=127.0.0.1).
+                {"type": "webhook", "url": receiver.url},
+            ],
+        ))
+        paused_run(api, flow)
+        found = wait_for(lambda: (lambda rows: rows if len(rows) == 3 and all(
+            r["status"] in ("failed", "delivered") for r in rows) else None)(
+            deliveries_of(srv, automation_id)))
+    assert [(d["status"], d["attempts"]) for d in found] == [
+        ("failed", 1), ("failed", 1), ("delivered", 2)
+    ]
+    for refused, address in zip(found[:2], ("169.254.169.254", "10.1.2.3"), strict=True):
+        assert f"may not connect to {address}" in refused["last_error"]
+        assert "INLOOP_AUTOMATION_ALLOW" in refused["last_error"]
+    # A receiver's answer is a status and its standard phrase in the log, never its body.
+    first_try = attempts_of(srv, found[2]["id"])[0]
+    assert first_try["error"].endswith("answered 500 Internal Server Error")
+    assert "SECRET" not in str(found) + str(first_try)
+    # Sent to the checked address, under the URL's own host name.
+    assert receiver.requests[0][0]["host"] == f"127.0.0.1:{receiver.port}"
 
 
 def test_a_webhook_that_keeps_failing_fails_after_the_attempt_bound(
@@ -311,6 +348,39 @@ def test_a_template_error_fails_the_delivery_and_the_dispatcher_goes_on(
     assert [d["status"] for d in found] == ["failed", "delivered"]
     assert "body template cannot be rendered" in found[0]["last_error"]
     assert "nmae" in found[0]["last_error"]
+
+
+def test_a_runaway_or_oversized_template_fails_its_delivery_within_its_budget(
+    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+) -> None:
+    flow = unique("runaway")
+    with WebhookReceiver() as receiver:
+        automation_id = add_automation(srv, automation(
+            unique("runaway"),
+            trigger={"kinds": ["flow-run.paused"], "flow": flow},
+            actions=[
+                # Written straight into the database: `apply` would refuse both templates.
+                {"type": "notify", "urls": ["json://127.0.0.1:1/"],
+                 "body": "{% for i in range(3000) %}{% for j in range(3000) %}"
+                         "{% endfor %}{% endfor %}done"},
+                {"type": "notify", "urls": ["json://127.0.0.1:1/"],
+                 "title": "{% for i in range(20000) %}{{ i }}{% endfor %}"},
+                {"type": "webhook", "url": receiver.url},
+            ],
+        ))
+        paused_run(api, flow)
+        found = wait_for(lambda: (lambda rows: rows if len(rows) == 3 and all(
+            r["status"] in ("failed", "delivered") for r in rows) else None)(
+            deliveries_of(srv, automation_id)))
+    assert [(d["status"], d["attempts"]) for d in found] == [
+        ("failed", 1), ("failed", 1), ("delivered", 1)
+    ]
+    assert "body template is over its budget: it takes more than 100,000 steps" in (
+        found[0]["last_error"]
+    )
+    assert "title template is over its budget: its output is longer than 65,536 characters" in (
+        found[1]["last_error"]
+    )
 
 
 def test_kinds_and_name_patterns_choose_the_events(

@@ -114,6 +114,36 @@ def disable_user(name: Annotated[str, typer.Argument(help="The user to disable."
     console().print(f"Disabled user [bold]{escape(name)}[/].")
 
 
+@user_app.command("link-sso")
+def link_sso(
+    name: Annotated[str, typer.Argument(help="The user to link.")],
+    subject: Annotated[
+        str | None,
+        typer.Option(help="The provider account's `sub` (its stable id, not its user name)."),
+    ] = None,
+    unlink: Annotated[
+        bool, typer.Option("--unlink", help="Remove the user's SSO link instead.")
+    ] = False,
+) -> None:
+    """Let a user sign in with SSO as the provider account SUB (or unlink them).
+
+    SSO never takes over an existing user by the name the provider sends; an admin links
+    them here. The provider account's next sign-in is this user, with this user's role.
+    """
+    from inloop.client import get_client
+
+    if (subject is None) == (not unlink):
+        raise UserError("give either --subject SUB (to link) or --unlink, not both or neither")
+    get_client().update_user(name, sso_subject=subject)
+    if subject is None:
+        console().print(f"Unlinked user [bold]{escape(name)}[/] from SSO.")
+    else:
+        console().print(
+            f"Linked user [bold]{escape(name)}[/] to the SSO account with sub "
+            f"{escape(subject)!r}: its next sign-in is {escape(name)}."
+        )
+
+
 @user_app.command("enable")
 def enable_user(name: Annotated[str, typer.Argument(help="The user to enable.")]) -> None:
     """Enable a disabled user again."""

@@ -48,6 +48,7 @@ from inloop.server.middleware import (
 from inloop.server.oidc import OidcConfig, Provider
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
+from inloop.server.sso_logins import SsoLogins
 from inloop.server.store import pauses, runs, secrets
 from inloop.server.store.users import ROLES
 from inloop.settings import Settings, get_settings
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.run_tokens = RunTokens(signing_key)
         # One key, two salts: a run token is never a valid link, nor the other way round.
         app.state.link_tokens = LinkTokens(signing_key)
+        app.state.sso_logins = SsoLogins(signing_key)  # a third salt: SSO sign-ins under way
         app.state.started_at = time.monotonic()
         app.state.identity = Identity(
             db, settings.api_key, app.state.run_tokens, sso=oidc is not None

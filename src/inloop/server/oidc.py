@@ -57,6 +57,7 @@ class OidcConfig:
     groups_claim: str
     default_role: str
     redirect_url: str | None
+    link_by_email: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, roles: tuple[str, ...]) -> OidcConfig | None:
@@ -103,6 +104,7 @@ class OidcConfig:
             groups_claim=settings.oidc_groups_claim.strip(),
             default_role=settings.oidc_default_role,
             redirect_url=settings.oidc_redirect_url,
+            link_by_email=settings.oidc_link_by_email,
         )
 
 
@@ -238,9 +240,10 @@ class Provider:
             subject=f"{self.config.issuer} {claims['sub']}",
             username=username if isinstance(username, str) else None,
             email=email if isinstance(email, str) else None,
-            # Absent means the provider does not say: trusted, as most providers only release
-            # addresses they verified. Explicitly false is never used to match a user.
-            email_verified=claims.get("email_verified", True) is not False,
+            # Only an explicit true: an address the provider did not vouch for is never kept,
+            # used as a name, or used to match a user (anyone can type any address into some
+            # providers' profiles, and inloop judges resume links' recipients by address).
+            email_verified=claims.get("email_verified") is True,
             groups=groups,
         )
 

@@ -15,15 +15,16 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.exc import IntegrityError
 
-from inloop.automations import AutomationFile
+from inloop.automations import AutomationFile, NotifyAction
 from inloop.bounds import Text
 from inloop.server.api.deps import actor, get_db
 from inloop.server.api.params import Name
 from inloop.server.api.responses import errors
 from inloop.server.automations.redaction import redact_spec
+from inloop.server.automations.templates import check_templates
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import UUID_LEN
-from inloop.server.errors import Conflict
+from inloop.server.errors import Conflict, Invalid
 from inloop.server.identity import Principal
 from inloop.server.permissions import PERMISSIONS, principal, require
 from inloop.server.store import automations as store
@@ -99,7 +100,9 @@ async def apply_automations(
     body: AutomationFile, who: str = Depends(actor), db: Database = Depends(get_db)
 ) -> list[Applied]:
     """Create or replace each automation by name, all in one transaction: a file with one bad
-    spec is refused whole (422 naming the field) and changes nothing."""
+    spec is refused whole (422 naming the field) and changes nothing. Notify templates are
+    rendered once with sample data: one that fails or is over its budget is refused here."""
+    await _check_templates(body)
     try:
         async with db.transaction() as tx:
             results = await store.apply_specs(tx, list(body.automations), who)
@@ -113,6 +116,26 @@ async def apply_automations(
         Applied(name=automation["name"], outcome=outcome, automation=Automation(**automation))
         for outcome, automation in results
     ]
+
+
+async def _check_templates(body: AutomationFile) -> None:
+    problems: list[dict[str, Any]] = []
+    for index, spec in enumerate(body.automations):
+        for group in ("actions", "escalate"):
+            for position, action in enumerate(getattr(spec, group)):
+                if not isinstance(action, NotifyAction):
+                    continue
+                failed = await check_templates(action.title, action.body)
+                if failed is not None:
+                    field, message = failed
+                    problems.append({
+                        "loc": ["body", "automations", index, group, position, field],
+                        "msg": f"automation {spec.name!r}, {group}[{position}].{field}: "
+                               f"{message}",
+                        "type": "value_error",
+                    })
+    if problems:
+        raise Invalid(problems)
 
 
 def _as_read_by(found: dict[str, Any], reader: Principal) -> Automation:

@@ -1,9 +1,11 @@
 """SSO sign-in for the UI with OpenID Connect: off to the provider, and back with a session.
 
-`GET /api/session/sso` remembers a new sign-in (state, nonce, PKCE verifier) and redirects the
-browser to the provider; the provider sends it back to `GET /api/session/sso/callback`, which
-checks the state against the browser's own cookie, exchanges the code, verifies the ID token,
-finds or creates the user, and sets the same session cookie a password sign-in sets.
+`GET /api/session/sso` seals a new sign-in (state, nonce, PKCE verifier, where to go after) into
+a signed, short-lived cookie on the browser (see sso_logins.py: nothing is stored on the server,
+so anonymous starts exhaust nothing) and redirects the browser to the provider; the provider
+sends it back to `GET /api/session/sso/callback`, which checks the state against that cookie,
+exchanges the code, verifies the ID token, finds or creates the user (see store/users.sso_user),
+and sets the same session cookie a password sign-in sets.
 
 Both are browser navigations, so every failure is a small HTML page that says what went wrong
 (4xx; 502 when the provider cannot be reached or misbehaves), never a JSON error or a 500.
@@ -28,7 +30,8 @@ from inloop.server.database.engine import Database
 from inloop.server.errors import ServerError
 from inloop.server.identity import Identity
 from inloop.server.oidc import OidcError, Provider, SignInClaims
-from inloop.server.store import events, sso, users
+from inloop.server.sso_logins import LOGIN_LIFETIME, PendingLogin, SsoLogins
+from inloop.server.store import events, users
 
 router = APIRouter(prefix="/session/sso", tags=["session"])
 
@@ -69,7 +72,6 @@ def _redirect_uri(request: Request, provider: Provider) -> str:
 async def start_sso(
     request: Request,
     next_path: Annotated[str | None, Query(alias="next", max_length=2000)] = None,
-    db: Database = Depends(get_db),
 ) -> Response:
     """Send the browser to the identity provider to sign in (public: this is sign-in)."""
     provider: Provider | None = request.app.state.oidc
@@ -88,24 +90,15 @@ async def start_sso(
         )
     except OidcError as exc:
         return _page(exc.status, exc.message)
-    try:
-        async with db.transaction() as tx:
-            await sso.start_login(tx, state, nonce, code_verifier, _local_path(next_path))
-    except sso.TooManyLogins as busy:
-        refused = _page(
-            429,
-            f"{sso.MAX_PENDING_LOGINS} sign-ins are under way and none has finished: try again "
-            f"in {busy.retry_after} seconds",
-        )
-        refused.headers["retry-after"] = str(busy.retry_after)
-        return refused
+    logins: SsoLogins = request.app.state.sso_logins
+    sealed = logins.seal(PendingLogin(state, nonce, code_verifier, _local_path(next_path)))
     response = RedirectResponse(url, status_code=302)
     # Binds the sign-in to this browser: a callback link someone else started (to sign the
     # victim in as the attacker) arrives without the matching cookie and is refused.
     response.set_cookie(
         STATE_COOKIE,
-        state,
-        max_age=int(sso.LOGIN_LIFETIME.total_seconds()),
+        sealed,
+        max_age=int(LOGIN_LIFETIME.total_seconds()),
         path=STATE_COOKIE_PATH,
         httponly=True,
         samesite="lax",  # sent on the provider's top-level redirect back to us
@@ -128,36 +121,34 @@ async def finish_sso(
     if provider is None:
         return _page(404, "single sign-on is not configured on this server")
     remote = await remote_address(request)
-    expected = request.cookies.get(STATE_COOKIE)
+    logins: SsoLogins = request.app.state.sso_logins
+    login = logins.open(request.cookies.get(STATE_COOKIE))
+    matches = bool(
+        state and login and hmac.compare_digest(state.encode(), login.state.encode())
+    )
     if error is not None:
         # Nothing is signed in on this path, so it needs no state match (some providers drop
-        # the state from error answers); a matching state is used up.
-        if state and expected and hmac.compare_digest(state.encode(), expected.encode()):
-            async with db.transaction() as tx:
-                await sso.take_login(tx, state)
+        # the state from error answers); the page forgets a matching sign-in.
         detail = f"{error}: {error_description}" if error_description else error
-        return _page(403, f"the identity provider did not sign you in ({detail})")
-    if not state or not expected or not hmac.compare_digest(state.encode(), expected.encode()):
+        return _page(403, f"the identity provider did not sign you in ({detail})",
+                     forget_state=matches)
+    if login is None or not matches:
         return _page(
             400,
             "this sign-in's state does not match the one this browser started (or it took "
-            f"longer than {int(sso.LOGIN_LIFETIME.total_seconds() // 60)} minutes, or cookies "
+            f"longer than {int(LOGIN_LIFETIME.total_seconds() // 60)} minutes, or cookies "
             "are blocked): start the sign-in again from inloop's sign-in page",
             forget_state=False,
         )
-    async with db.transaction() as tx:
-        login = await sso.take_login(tx, state)
-    if login is None:
-        return _page(400, "this sign-in was already used or has expired: start it again")
     if not code:
         return _page(400, "the identity provider sent neither a code nor an error")
     try:
         claims = await provider.sign_in(
-            code, _redirect_uri(request, provider), login["nonce"], login["code_verifier"]
+            code, _redirect_uri(request, provider), login.nonce, login.code_verifier
         )
     except OidcError as exc:
         return _page(exc.status, exc.message)
-    return await _sign_in(request, db, provider, claims, login["next_path"], remote)
+    return await _sign_in(request, db, provider, claims, login.next_path, remote)
 
 
 async def _sign_in(
@@ -180,7 +171,8 @@ async def _sign_in(
     try:
         async with db.transaction() as tx:
             user, created = await users.sso_user(
-                tx, claims.subject, candidates, email, groups, provider.config.default_role
+                tx, claims.subject, candidates, email, groups, provider.config.default_role,
+                link_by_email=provider.config.link_by_email,
             )
             if created:
                 await events.record(

@@ -20,8 +20,9 @@ from inloop.server.api.deps import get_db, remote_address
 from inloop.server.api.params import Name
 from inloop.server.database.engine import Database, Tx
 from inloop.server.database.schema import utcnow
-from inloop.server.errors import Forbidden, Invalid
+from inloop.server.errors import Conflict, Forbidden, Invalid
 from inloop.server.identity import Identity, Principal, is_loopback
+from inloop.server.oidc import Provider
 from inloop.server.permissions import PERMISSIONS, principal, require
 from inloop.server.store import events, users
 
@@ -69,6 +70,9 @@ class UserUpdate(BaseModel):
     email: Text | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
     disabled: bool | None = None
     password: Text | None = Field(default=None, min_length=8, max_length=1000)
+    # Link the user to the SSO provider's account with this `sub` (the configured issuer's);
+    # null unlinks. The only way a user with a password comes to sign in with SSO.
+    sso_subject: Text | None = Field(default=None, min_length=1, max_length=300)
 
     @field_validator("role", "groups", "disabled", mode="before")
     @classmethod
@@ -179,15 +183,32 @@ async def update_user(
 ) -> User:
     _check_groups(body.groups)
     changes = body.model_dump(exclude_unset=True)
+    linking = "sso_subject" in changes
+    sub = changes.pop("sso_subject", None)
+    subject = _sso_subject(request, sub) if sub is not None else None
     async with db.transaction() as tx:
         before = await users.require_user(tx, name)
         after = await users.update_user(tx, name, changes)
+        details = {"user": name, **_changed(before, after, changes)}
+        if linking:
+            after = await users.bind_subject(tx, name, subject)
+            details["sso_subject"] = subject
         await events.record(
             tx, _user_event(before, after), actor=who.actor,
-            remote=await remote_address(request),
-            details={"user": name, **_changed(before, after, changes)},
+            remote=await remote_address(request), details=details,
         )
     return User(**after)
+
+
+def _sso_subject(request: Request, sub: str) -> str:
+    """The stored form of a subject an admin links: "<issuer> <sub>", as sign-ins bind it."""
+    provider: Provider | None = request.app.state.oidc
+    if provider is None:
+        raise Conflict(
+            "single sign-on is not configured on this server, so there is no provider to link "
+            "to: set INLOOP_OIDC_ISSUER, INLOOP_OIDC_CLIENT_ID and INLOOP_OIDC_CLIENT_SECRET"
+        )
+    return f"{provider.config.issuer} {sub}"
 
 
 def _user_event(before: dict[str, Any], after: dict[str, Any]) -> str:

@@ -9,9 +9,9 @@ actor `automation:<name>`, so state history and events say who did it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from inloop.automations import (
+    LOCAL_SCHEMES,
     Action,
     CancelRunAction,
     NotifyAction,
@@ -29,9 +30,14 @@ from inloop.automations import (
 )
 from inloop.schemas import FlowRun, StateType
 from inloop.server.answer_rules import Answerer, AnswerRefused
+from inloop.server.automations.egress import EgressPolicy, EgressRefused, guarded
 from inloop.server.automations.redaction import redact_url
 from inloop.server.automations.resume_links import recipient_of, resume_link_for
-from inloop.server.automations.templates import TemplateFailed, render, template_context
+from inloop.server.automations.templates import (
+    TemplateFailed,
+    render_off_loop,
+    template_context,
+)
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, Invalid, NotFound
 from inloop.server.link_tokens import LinkTokens
@@ -40,7 +46,7 @@ from inloop.server.store.deliveries import Delivery
 
 __all__ = ["ActionFailed", "Context", "actor_of", "perform"]
 
-MAX_QUOTED = 300  # of a receiver's answer, in an error
+MAX_REASON = 200  # of each line Apprise logs about a failure, in an error (no bodies)
 
 
 class ActionFailed(Exception):
@@ -58,6 +64,7 @@ class Context:
     ui_url: str
     timeout: float
     paused_grace: float | None
+    egress: EgressPolicy
     link_tokens: LinkTokens | None = None
 
 
@@ -98,39 +105,64 @@ def _where(url: str) -> str:
     return redact_url(url)
 
 
-class _ThreadLog(logging.Handler):
-    """Apprise reports why a send failed only in its log: keep this thread's lines."""
+_capturing: contextvars.ContextVar[_SendLog | None] = contextvars.ContextVar(
+    "inloop_apprise_log", default=None
+)
+
+
+class _SendLog(logging.Handler):
+    """Apprise reports why a send failed only in its log: keep this send's lines. Apprise logs
+    from its own worker threads, which run with a copy of our context: the lines of this send
+    are the ones logged where `_capturing` is this handler."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.thread = threading.get_ident()
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
+        if _capturing.get() is self:
             self.lines.append(record.getMessage())
 
 
-def _send_with_apprise(url: str, title: str, body: str) -> None:
+def _send_with_apprise(url: str, title: str, body: str, egress: EgressPolicy) -> None:
     import apprise  # its plugins load on import: only servers that notify pay for it
 
+    scheme = url.partition("://")[0].lower()
+    if scheme in LOCAL_SCHEMES:
+        raise ActionFailed(
+            f"the notify URL {_where(url)} is not a network service ({scheme}:// reaches this "
+            "machine); automations notify over the network only",
+            retry=False,
+        )
     notifier = apprise.Apprise()
-    handler = _ThreadLog()
+    handler = _SendLog()
     logger = logging.getLogger("apprise")
     logger.addHandler(handler)
+    capturing = _capturing.set(handler)
     try:
         if not notifier.add(url):
             raise ActionFailed(
                 f"Apprise does not understand the notify URL {_where(url)} "
-                f"({'; '.join(handler.lines) or 'unknown scheme or bad format'}); see "
+                f"({_reasons(handler.lines) or 'unknown scheme or bad format'}); see "
                 "https://github.com/caronc/apprise/wiki for the URL of each service",
                 retry=False,
             )
-        if not notifier.notify(body=body, title=title):
-            why = "; ".join(handler.lines) or "no reason given"
+        # Every address Apprise's connections resolve to is checked in this thread.
+        with guarded(egress) as refusals:
+            sent = notifier.notify(body=body, title=title)
+        if refusals:
+            raise ActionFailed(refusals[0], retry=False)
+        if not sent:
+            why = _reasons(handler.lines) or "no reason given"
             raise ActionFailed(f"Apprise could not send to {_where(url)}: {why}")
     finally:
+        _capturing.reset(capturing)
         logger.removeHandler(handler)
+
+
+def _reasons(lines: list[str]) -> str:
+    """Apprise's warnings, each cut short: a status and a reason, never a receiver's body."""
+    return "; ".join(line[:MAX_REASON] for line in lines[:3])
 
 
 async def _notify(delivery: Delivery, action: NotifyAction, run: FlowRun, ctx: Context) -> None:
@@ -164,11 +196,12 @@ async def _notify(delivery: Delivery, action: NotifyAction, run: FlowRun, ctx: C
         resume_url=link,
     )
     try:
-        title = render("title", action.title, context)
-        body = render("body", action.body, context)
+        # Off the event loop and within a time and size budget (see templates.py).
+        title = await render_off_loop("title", action.title, context)
+        body = await render_off_loop("body", action.body, context)
     except TemplateFailed as exc:
         raise ActionFailed(str(exc), retry=False) from exc
-    await asyncio.to_thread(_send_with_apprise, url, title, body)
+    await asyncio.to_thread(_send_with_apprise, url, title, body, ctx.egress)
 
 
 # --- webhook (Standard Webhooks) ---------------------------------------------------------------
@@ -225,15 +258,37 @@ async def _webhook(
     if action.secret:
         headers["webhook-signature"] = _signature(action.secret, delivery.id, now, body)
     try:
-        response = await ctx.http.post(action.url, content=body, headers=headers,
-                                       timeout=ctx.timeout)
+        status = await _post_pinned(ctx, action.url, body, headers)
+    except EgressRefused as exc:
+        raise ActionFailed(f"webhook {_where(action.url)}: {exc}", retry=False) from exc
     except httpx.HTTPError as exc:
         raise ActionFailed(f"webhook {_where(action.url)} could not be reached: {exc!r}") from exc
-    if not 200 <= response.status_code < 300:
-        answer = response.text[:MAX_QUOTED]
+    except OSError as exc:  # the name does not resolve
         raise ActionFailed(
-            f"webhook {_where(action.url)} answered {response.status_code}: {answer}"
-        )
+            f"webhook {_where(action.url)} could not be reached: {exc.strerror or exc}"
+        ) from exc
+    if not 200 <= status < 300:
+        # The status and its standard phrase only: a receiver's body never reaches the
+        # delivery log (it may be an internal page, or anything an attacker wants shown).
+        phrase = httpx.codes.get_reason_phrase(status)
+        raise ActionFailed(f"webhook {_where(action.url)} answered {status} {phrase}".rstrip())
+
+
+async def _post_pinned(ctx: Context, url: str, body: str, headers: dict[str, str]) -> int:
+    """POST to the first address the URL's host resolves to, every one of them checked by the
+    egress policy first (no second lookup to rebind); Host header and TLS name kept."""
+    target = httpx.URL(url)
+    if target.scheme not in ("http", "https") or not target.host:
+        raise EgressRefused(f"webhooks are sent over http(s) only, not {target.scheme!r}")
+    port = target.port or (443 if target.scheme == "https" else 80)
+    addresses = await ctx.egress.resolve(target.host, port)
+    pinned = target.copy_with(host=addresses[0])
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    async with ctx.http.stream(
+        "POST", pinned, content=body, timeout=ctx.timeout, extensions=extensions,
+        headers={**headers, "host": target.netloc.decode("ascii")},
+    ) as response:
+        return response.status_code  # the body is never read
 
 
 # --- actions on runs ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from datetime import timedelta
 import httpx
 
 from inloop.server.automations.actions import ActionFailed, Context, perform
+from inloop.server.automations.egress import EgressPolicy
 from inloop.server.database.engine import Database, Tx
 from inloop.server.database.schema import utcnow
 from inloop.server.link_tokens import LinkTokens
@@ -65,9 +66,15 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
+        self._egress = EgressPolicy.from_settings(settings)
 
     async def start(self) -> None:
-        self._http = httpx.AsyncClient(follow_redirects=False)
+        # No proxies from the environment (the egress policy judges the real target), and no
+        # connection reuse: a pinned connection belongs to the one delivery that checked it.
+        self._http = httpx.AsyncClient(
+            follow_redirects=False, trust_env=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
         self._task = asyncio.create_task(self._run(), name="inloop-automations")
 
     async def stop(self) -> None:
@@ -98,6 +105,7 @@ class Dispatcher:
             ui_url=public_ui_url(s),
             timeout=s.automation_timeout_seconds,
             paused_grace=s.paused_heartbeat_grace_seconds,
+            egress=self._egress,
             link_tokens=self._link_tokens,
         )
 

@@ -26,7 +26,6 @@ __all__ = [
     "flows",
     "logs",
     "metadata",
-    "oidc_logins",
     "receive_cursors",
     "resume_links",
     "resume_offers",
@@ -328,20 +327,6 @@ sessions = sa.Table(
     sa.Column("expires", UTCDateTime(), nullable=False),
     sa.Column("created", UTCDateTime(), nullable=False),
     sa.Index("ix_sessions_user_name", "user_name"),
-)
-
-# SSO sign-ins under way: the browser went to the identity provider and has not come back yet.
-# Keyed by the SHA-256 of the `state` sent along; the row (nonce, PKCE verifier) is taken, once,
-# by the callback, so a replayed or forged callback finds nothing.
-oidc_logins = sa.Table(
-    "oidc_logins",
-    metadata,
-    sa.Column("state_hash", sa.String(64), primary_key=True),
-    sa.Column("nonce", sa.String(100), nullable=False),
-    sa.Column("code_verifier", sa.String(200), nullable=False),
-    sa.Column("next_path", sa.String(2000), nullable=False),
-    sa.Column("expires", UTCDateTime(), nullable=False),
-    sa.Index("ix_oidc_logins_expires", "expires"),
 )
 
 # The audit trail and the feed automations read: one row per state change, input, resume,

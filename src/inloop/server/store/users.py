@@ -26,6 +26,7 @@ __all__ = [
     "ROLES",
     "TOKEN_PREFIX",
     "authenticate_password",
+    "bind_subject",
     "create_session",
     "create_token",
     "create_user",
@@ -187,51 +188,88 @@ async def sso_user(
     email: str | None,
     groups: list[str],
     default_role: str,
+    link_by_email: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     """The user an SSO sign-in is for, with `groups` as their groups: (user, created).
 
-    Matched by the bound subject first; else, once, by name (each of `candidates`, the
-    provider's preferred_username first) or by `email` — a user already bound to another
-    subject is never taken over. Otherwise a new user named by the first free candidate, with
-    `default_role`. The caller refuses disabled users.
+    Bound by the subject ("<issuer> <sub>") only: a name the provider sends never makes
+    someone an existing local user (a provider account called `boss` is not the local admin
+    `boss`). An unbound existing user is matched only by `email` (which the caller passes only
+    when the provider verified it) and only with `link_by_email` (INLOOP_OIDC_LINK_BY_EMAIL),
+    only when exactly one user has it, and never a user with a password: an admin links those
+    explicitly (`inloop user link-sso`, see bind_subject). Otherwise a new user with
+    `default_role`, named after the first candidate (see _free_name). The caller refuses
+    disabled users.
     """
     tx.notify(CHANGED)  # groups change: token caches on every replica forget them
     row = (await tx.execute(sa.select(users).where(users.c.oidc_subject == subject))).first()
+    if row is None and link_by_email and email is not None:
+        found = (await tx.execute(
+            sa.select(users).where(
+                sa.func.lower(users.c.email) == email.lower(),
+                users.c.oidc_subject.is_(None),
+            ).limit(2)
+        )).all()
+        # Two users share it: match neither. A password holder: only an admin links them.
+        if len(found) == 1 and found[0].password_hash is None:
+            row = found[0]
     if row is None:
-        unbound = users.c.oidc_subject.is_(None)
-        if candidates:
-            row = (await tx.execute(
-                sa.select(users).where(users.c.name == candidates[0], unbound)
-            )).first()
-        if row is None and email is not None:
-            found = (await tx.execute(
-                sa.select(users).where(users.c.email == email, unbound).limit(2)
-            )).all()
-            row = found[0] if len(found) == 1 else None  # two users share it: match neither
-    created = row is None
-    if row is None:
-        taken = set((await tx.execute(
-            sa.select(users.c.name).where(users.c.name.in_(candidates))
-        )).scalars())
-        free = [name for name in candidates if name not in taken]
-        if not free:
-            raise Conflict(
-                f"no name for this SSO user: {', '.join(candidates) or 'no usable claim'} "
-                "is taken or unusable; an admin can add the user first (`inloop user add`) "
-                "with the name the provider sends as preferred_username"
-            )
+        name = await _free_name(tx, subject, candidates)
         await tx.execute(
             users.insert().values(
-                name=free[0], email=email, role=default_role, groups=groups,
+                name=name, email=email, role=default_role, groups=groups,
                 password_hash=None, disabled=False, created=utcnow(), oidc_subject=subject,
             )
         )
-        return await require_user(tx, free[0]), True
+        return await require_user(tx, name), True
     values: dict[str, Any] = {"groups": groups, "oidc_subject": subject}
     if email is not None and row.email is None:
         values["email"] = email
     await tx.execute(users.update().where(users.c.name == row.name).values(**values))
-    return await require_user(tx, row.name), created
+    return await require_user(tx, row.name), False
+
+
+async def _free_name(tx: Tx, subject: str, candidates: list[str]) -> str:
+    """A new SSO user's name: the first usable claim (the provider's preferred_username, else
+    the verified email, else the bare `sub`); when a user already has that name, the name with
+    '-' and six hex digits of the subject's hash (`boss-3f9a1c`): the same at every sign-in,
+    visibly not the local `boss`, and never another claim that could be someone's address."""
+    if not candidates:
+        raise Conflict(
+            "no name for this SSO user: the provider sent no usable preferred_username, "
+            "email or sub; an admin can add the user (`inloop user add`) and link them "
+            "(`inloop user link-sso NAME --subject SUB`)"
+        )
+    names = [candidates[0], f"{candidates[0][:93]}-{digest(subject)[:6]}"]
+    taken = set((await tx.execute(
+        sa.select(users.c.name).where(users.c.name.in_(names))
+    )).scalars())
+    free = [name for name in names if name not in taken]
+    if not free:
+        raise Conflict(
+            f"no name for this SSO user: {' and '.join(names)} are both taken; an admin can "
+            "add the user under another name and link them (`inloop user link-sso NAME "
+            "--subject SUB`)"
+        )
+    return free[0]
+
+
+async def bind_subject(tx: Tx, name: str, subject: str | None) -> dict[str, Any]:
+    """An admin's explicit link of a user to an SSO subject (None: unlink); the only way a
+    user with a password signs in with SSO. Conflict when another user has the subject."""
+    tx.notify(CHANGED)
+    await require_user(tx, name)
+    if subject is not None:
+        holder = (await tx.execute(
+            sa.select(users.c.name).where(users.c.oidc_subject == subject)
+        )).scalar()
+        if holder is not None and holder != name:
+            raise Conflict(
+                f"SSO subject {subject!r} is already linked to user {holder!r}; unlink it "
+                f"there first (`inloop user link-sso {holder} --unlink`)"
+            )
+    await tx.execute(users.update().where(users.c.name == name).values(oidc_subject=subject))
+    return await require_user(tx, name)
 
 
 # --- tokens --------------------------------------------------------------------------------------
