@@ -46,10 +46,12 @@ from inloop.server.middleware import (
     SecurityHeadersMiddleware,
 )
 from inloop.server.oidc import OidcConfig, Provider
+from inloop.server.passwords import PasswordChecks
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
 from inloop.server.store import pauses, runs, secrets
 from inloop.server.store.users import ROLES
+from inloop.server.throttle import AddressFailures, Backoff
 from inloop.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -115,6 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.identity = Identity(
             db, settings.api_key, app.state.run_tokens, sso=oidc is not None
         )
+        app.state.passwords = PasswordChecks(
+            settings.password_check_concurrency, settings.password_check_queue
+        )
+        app.state.address_failures = AddressFailures(Backoff.for_addresses(settings))
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
         dispatcher = Dispatcher(db, settings, app.state.link_tokens)
         await dispatcher.start()
@@ -143,7 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(ServerError)
     async def _server_error(_request: Request, exc: ServerError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers or None
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
