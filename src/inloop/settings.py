@@ -67,9 +67,10 @@ class Settings(BaseSettings):
     # process, off the event loop; at most password_check_queue more wait, the rest get a 429.
     password_check_concurrency: int = Field(default=1, ge=1, le=64)
     password_check_queue: int = Field(default=32, ge=0, le=10000)
-    # Events older than this many days are deleted (hourly, by one replica at a time).
+    # Events older than this many days are deleted, every events_prune_seconds (and at start).
     # Unset: events are kept forever.
     events_keep_days: float | None = Field(default=None, gt=0)
+    events_prune_seconds: float = Field(default=3600.0, gt=0)
     # Automations: how deliveries are sent and retried. A failed try is retried after
     # retry_seconds, doubling up to retry_max_seconds, until max_attempts; then it fails.
     automation_max_attempts: int = Field(default=8, ge=1, le=100)
