@@ -141,8 +141,10 @@ def _backdate(info: Any, flow_run_id: str) -> None:
         engine = create_async_engine(url)
         async with engine.begin() as conn:
             await conn.execute(
-                sa.text("UPDATE events SET occurred = :old WHERE flow_run_id = :id"),
-                {"old": "2000-01-01 00:00:00", "id": flow_run_id},
+                sa.text(
+                    "UPDATE events SET occurred = '2000-01-01 00:00:00' WHERE flow_run_id = :id"
+                ),
+                {"id": flow_run_id},
             )
         await engine.dispose()
 

@@ -174,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Let long-polls return now instead of at their timeout.
             db.hub.close()
             app.state.identity.close()
+            app.state.passwords.close()
             await db.stop()
 
     app = FastAPI(
