@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,17 +105,21 @@ def _healthy(url: str) -> bool:
 
 @contextlib.contextmanager
 def start_server(
-    database_url: str | None = None, timeout: float = 30.0, **settings: str
+    database_url: str | None = None,
+    timeout: float = 30.0,
+    settings: Mapping[str, str] | None = None,
+    quiet: bool = False,
 ) -> Iterator[BenchServer]:
-    """Start `inloop server start` on a free port and an empty temp home; stop it with SIGTERM.
-    `settings` are INLOOP_* variables for the server."""
+    """Start `inloop server start` on a free port and an empty temp home, with `settings`
+    (INLOOP_* variables) added to its environment; stop it with SIGTERM. `quiet`: drop its
+    stderr (requests a flood left waiting are cancelled at the stop, each with a traceback)."""
     with tempfile.TemporaryDirectory(prefix="inloop-bench-") as home:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("INLOOP_")}
-        env.update(settings)
         env["INLOOP_HOME"] = home
         if database_url:
             env["INLOOP_DATABASE_URL"] = database_url
+        env.update(settings or {})
         argv = [sys.executable, "-m", "inloop", "server", "start", "--host", "127.0.0.1"]
         health = f"http://127.0.0.1:{port}/api/health"
         started = time.perf_counter()
@@ -124,6 +128,7 @@ def start_server(
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL if quiet else None,
         )
         try:
             while not _healthy(health):

@@ -117,7 +117,7 @@ def main() -> None:
     database_url = os.environ.get("INLOOP_DATABASE_URL")
     receiver = Receiver()
     # The receiver listens on loopback, which automations reach only when allowed.
-    with start_server(database_url, INLOOP_AUTOMATION_ALLOW="127.0.0.1") as server:
+    with start_server(database_url, settings={"INLOOP_AUTOMATION_ALLOW": "127.0.0.1"}) as server:
         add_automation(database_url or f"sqlite+aiosqlite:///{server.home / 'inloop.db'}",
                        f"http://127.0.0.1:{receiver.port}/hook")
         with httpx.Client(base_url=server.api_url, timeout=60) as http:

@@ -55,6 +55,24 @@ class Settings(BaseSettings):
     # server restart. A server never reached fails fast instead.
     client_retry_seconds: float = 30.0
     logging_level: str = "INFO"
+    # Sign-in throttling. After signin_account_failures failed passwords for one account (counted
+    # from the events, so on every replica) or signin_address_failures from one client address
+    # (counted by each server process), each further attempt waits signin_backoff_seconds,
+    # doubling with every further failure up to signin_backoff_max_seconds. Failures older than
+    # signin_window_seconds no longer count; an account's also stop counting once it signs in.
+    signin_account_failures: int = Field(default=5, ge=1, le=1000)
+    signin_address_failures: int = Field(default=20, ge=1, le=10000)
+    signin_backoff_seconds: float = Field(default=30.0, gt=0)
+    signin_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    signin_window_seconds: float = Field(default=3600.0, gt=0)
+    # Password checks (argon2, a few tenths of a second of CPU each) running at once per server
+    # process, off the event loop; at most password_check_queue more wait, the rest get a 429.
+    password_check_concurrency: int = Field(default=1, ge=1, le=64)
+    password_check_queue: int = Field(default=32, ge=0, le=10000)
+    # Events older than this many days are deleted, every events_prune_seconds (and at start).
+    # Unset: events are kept forever.
+    events_keep_days: float | None = Field(default=None, gt=0)
+    events_prune_seconds: float = Field(default=3600.0, gt=0)
     # Automations: how deliveries are sent and retried. A failed try is retried after
     # retry_seconds, doubling up to retry_max_seconds, until max_attempts; then it fails.
     automation_max_attempts: int = Field(default=8, ge=1, le=100)

@@ -321,6 +321,73 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(people: People) -> None
         assert replay.get("/flow_runs").status_code == 401
 
 
+def test_a_password_change_ends_other_sessions_and_keeps_or_revokes_tokens(
+    people: People,
+) -> None:
+    info, root = people.info, people.tokens["root"]
+    origin = {"origin": f"http://127.0.0.1:{info.port}"}
+    first, second, third = "pat's first password", "pat's second password", "pat's third one"
+    ok(cli(info, "user", "add", "pat", "--role", "admin", "--password-stdin", key=root,
+           stdin=first + "\n"))
+    token = ok(cli(info, "token", "create", "--user", "pat", key=root)).strip()
+    with api(info) as here, api(info) as there, api(info, token) as by_token:
+        for browser in (here, there):
+            signed = browser.post("/session", json={"name": "pat", "password": first})
+            assert signed.status_code == 200, signed.text
+        # Pat changes her own password in one browser: that session stays, the other ends.
+        changed = here.patch("/users/pat", json={"password": second}, headers=origin)
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["password_change"] == {
+            "sessions_ended": 1, "tokens_revoked": 0, "tokens_kept": 1,
+        }
+        assert here.get("/session").json()["actor"] == "pat"
+        assert there.get("/session").json()["actor"] is None
+        assert by_token.get("/flow_runs").status_code == 200
+
+        # An admin sets it with the CLI: pat's session ends, her token is kept, and it says so.
+        out = ok(cli(info, "user", "password", "pat", "--password-stdin", key=root,
+                     stdin=third + "\n"))
+        assert "Changed pat's password; signed out 1 session." in out
+        assert "Kept pat's 1 API token (still working)" in out
+        assert here.get("/session").json()["actor"] is None
+        assert by_token.get("/flow_runs").status_code == 200
+
+        out = ok(cli(info, "user", "password", "pat", "--password-stdin", "--revoke-tokens",
+                     key=root, stdin=first + "\n"))
+        assert "signed out 0 sessions" in out and "Revoked 1 API token." in out
+        refused = by_token.get("/flow_runs")
+        assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    with api(info) as http:
+        assert http.post("/session", json={"name": "pat", "password": third}).status_code == 401
+        assert http.post("/session", json={"name": "pat", "password": first}).status_code == 200
+    with api(info, root) as http:
+        alone = http.patch("/users/pat", json={"revoke_tokens": True})
+        assert alone.status_code == 422 and "goes with a new password" in alone.text
+        changes = [e["details"] for e in http.get("/events", params={"kind": "user.changed"}).json()
+                   if e["details"]["user"] == "pat"]
+        assert [(c["sessions_ended"], c["tokens_revoked"]) for c in changes] == [
+            (1, 0), (1, 0), (0, 1),
+        ]
+
+
+def test_failed_sign_ins_are_shown_to_admins_only(people: People) -> None:
+    info = people.info
+    typed = "hunter2-typed-into-the-name-field"
+    with api(info) as http:
+        assert http.post("/session", json={"name": typed, "password": "x"}).status_code == 401
+    for name in ("olive", "val"):
+        with api(info, people.tokens[name]) as http:
+            for params in ({}, {"kind": "session."}, {"kind": "session.sign-in-failed"}):
+                shown = http.get("/events", params={**params, "limit": 1000})
+                assert shown.status_code == 200, shown.text
+                assert typed not in shown.text
+        shown = cli(info, "events", "--kind", "session.", key=people.tokens[name])
+        assert shown.returncode == 0, shown.stderr
+        assert "sign-in-failed" not in shown.stdout
+    with api(info, people.tokens["root"]) as http:
+        assert typed in http.get("/events", params={"kind": "session.sign-in-failed"}).text
+
+
 def test_sign_in_needs_users(server_factory: Callable[..., Any]) -> None:
     info = server_factory()
     with api(info) as http:

@@ -71,7 +71,8 @@ def test_sign_ins_sign_outs_user_and_token_changes_are_events(
         changes = kinds(api, "user.")[2:]
         assert changes == [
             ("user.changed", "root", {"user": "olive", "role": ["viewer", "operator"]}),
-            ("user.changed", "root", {"user": "olive", "password_changed": True}),
+            ("user.changed", "root", {"user": "olive", "password_changed": True,
+                                      "sessions_ended": 0, "tokens_revoked": 0}),
             ("user.disabled", "root", {"user": "olive", "disabled": [False, True]}),
             ("user.enabled", "root", {"user": "olive", "disabled": [True, False]}),
         ]

@@ -31,7 +31,7 @@ app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
 app.add_typer(automations.app, name="automation")
 app.command("inbox")(inbox.inbox)
-app.command("events")(events.events)
+app.add_typer(events.app, name="events")
 
 
 def _print_version(value: bool) -> None:

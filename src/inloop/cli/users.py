@@ -153,6 +153,43 @@ def enable_user(name: Annotated[str, typer.Argument(help="The user to enable.")]
     console().print(f"Enabled user [bold]{escape(name)}[/].")
 
 
+@user_app.command("password")
+def change_password(
+    name: Annotated[str, typer.Argument(help="Whose password to change.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    revoke_tokens: Annotated[
+        bool, typer.Option("--revoke-tokens", help="Also revoke the user's API tokens.")
+    ] = False,
+) -> None:
+    """Set a user's password. Their other sessions end; their API tokens keep working unless
+    --revoke-tokens."""
+    from inloop.client import get_client
+
+    secret = _read_password(True, password_stdin)
+    user = get_client().update_user(name, password=secret, revoke_tokens=revoke_tokens)
+    change = user.get("password_change") or {}
+    ended = change.get("sessions_ended", 0)
+    console().print(
+        f"Changed [bold]{escape(name)}[/]'s password; signed out {_count(ended, 'session')}."
+    )
+    kept = change.get("tokens_kept", 0)
+    if revoke_tokens:
+        console().print(f"Revoked {_count(change.get('tokens_revoked', 0), 'API token')}.")
+    elif kept:
+        console().print(
+            f"Kept {escape(name)}'s {_count(kept, 'API token')} (still working); to revoke "
+            "them, run this again with --revoke-tokens, or `inloop token revoke ID`."
+        )
+    else:
+        console().print(f"{escape(name)} has no API tokens.")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 @token_app.command("create")
 def create_token(
     user: Annotated[

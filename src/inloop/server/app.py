@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -38,6 +39,7 @@ from inloop.server.api import (
 from inloop.server.api.responses import AUTH_ERROR
 from inloop.server.automations.dispatcher import Dispatcher
 from inloop.server.database.engine import Database
+from inloop.server.database.schema import utcnow
 from inloop.server.errors import ServerError
 from inloop.server.identity import Identity, IdentityMiddleware
 from inloop.server.link_tokens import LinkTokens
@@ -46,11 +48,14 @@ from inloop.server.middleware import (
     SecurityHeadersMiddleware,
 )
 from inloop.server.oidc import OidcConfig, Provider
+from inloop.server.passwords import PasswordChecks
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
 from inloop.server.sso_logins import SsoLogins
+from inloop.server.store import events as event_store
 from inloop.server.store import pauses, runs, secrets
 from inloop.server.store.users import ROLES
+from inloop.server.throttle import AddressFailures, Backoff
 from inloop.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -97,6 +102,36 @@ async def _reaper(db: Database, settings: Settings) -> None:
         await asyncio.sleep(REAPER_INTERVAL_SECONDS)
 
 
+async def _prune_events(db: Database, keep_days: float, every: float) -> None:
+    """Delete events older than `keep_days`, in batches, now and every `every` seconds.
+
+    Replicas may prune at once: each batch is its own short transaction and deleting a row
+    twice deletes it once, so no coordination is needed (on PostgreSQL the second replica
+    waits on the rows the first is deleting, then finds them gone).
+    """
+    while True:
+        try:
+            cutoff = utcnow() - timedelta(days=keep_days)
+            deleted = 0
+            while True:
+                async with db.transaction() as tx:
+                    batch = await event_store.delete_older_than(tx, cutoff)
+                deleted += batch
+                if batch == 0:
+                    break
+                await asyncio.sleep(0)  # let requests in between batches
+            if deleted:
+                log.info(
+                    "deleted %d events older than %s (INLOOP_EVENTS_KEEP_DAYS=%g)",
+                    deleted, cutoff.isoformat(timespec="seconds"), keep_days,
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # pruning must outlive a database hiccup
+            log.exception("pruning old events failed; retrying in %g s", every)
+        await asyncio.sleep(every)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; OidcConfigError (naming the setting) when the SSO settings are wrong."""
     settings = settings or get_settings()
@@ -117,19 +152,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.identity = Identity(
             db, settings.api_key, app.state.run_tokens, sso=oidc is not None
         )
+        app.state.passwords = PasswordChecks(
+            settings.password_check_concurrency, settings.password_check_queue
+        )
+        app.state.address_failures = AddressFailures(Backoff.for_addresses(settings))
         reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
+        background = [reaper]
+        if settings.events_keep_days is not None:
+            background.append(asyncio.create_task(
+                _prune_events(db, settings.events_keep_days, settings.events_prune_seconds),
+                name="inloop-prune-events",
+            ))
         dispatcher = Dispatcher(db, settings, app.state.link_tokens)
         await dispatcher.start()
         try:
             yield
         finally:
             await dispatcher.stop()
-            reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reaper
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             # Let long-polls return now instead of at their timeout.
             db.hub.close()
             app.state.identity.close()
+            app.state.passwords.close()
             await db.stop()
 
     app = FastAPI(
@@ -145,7 +192,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(ServerError)
     async def _server_error(_request: Request, exc: ServerError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers or None
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "ServerError", "Unauthorized"]
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "ServerError",
+    "TooManyRequests",
+    "Unauthorized",
+]
 
 
 class ServerError(Exception):
     status_code = 500
+    # Extra response headers (a 429's Retry-After).
+    headers: dict[str, str] = {}  # read-only; an instance replaces it
 
     def __init__(self, detail: Any) -> None:
         super().__init__(detail if isinstance(detail, str) else repr(detail))
@@ -39,3 +50,14 @@ class Invalid(ServerError):
     """422; `detail` is a list of {"loc", "msg", "type"} like FastAPI's own validation errors."""
 
     status_code = 422
+
+
+class TooManyRequests(ServerError):
+    """429: try again after `retry_after` seconds (sent as Retry-After); the detail says when."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, math.ceil(retry_after))
+        self.headers = {"Retry-After": str(self.retry_after)}

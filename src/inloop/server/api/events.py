@@ -14,7 +14,8 @@ from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import Invalid
-from inloop.server.permissions import require
+from inloop.server.identity import Principal
+from inloop.server.permissions import principal, require
 from inloop.server.store import events, runs
 from inloop.server.wakeups import wait_until
 
@@ -76,7 +77,17 @@ class EventQuery:
         self.limit, self.wait = limit, wait
 
 
-async def _answer(db: Database, q: EventQuery, flow_run_id: str | None) -> list[Event]:
+def _hidden_from(who: Principal) -> tuple[str, ...]:
+    """Kinds this caller may not read: failed sign-ins are for admins (the name typed there is
+    sometimes a password)."""
+    return () if who.role == "admin" else events.ADMIN_ONLY_KINDS
+
+
+async def _answer(
+    db: Database, q: EventQuery, flow_run_id: str | None, who: Principal
+) -> list[Event]:
+    hidden = _hidden_from(who)
+
     async def matching() -> list[Event] | None:
         async with db.read() as conn:
             found = await events.query_events(
@@ -91,6 +102,7 @@ async def _answer(db: Database, q: EventQuery, flow_run_id: str | None) -> list[
                 before_id=q.before_id,
                 newest_first=q.newest_first,
                 limit=q.limit,
+                hide_kinds=hidden,
             )
         return found or None
 
@@ -101,10 +113,12 @@ async def _answer(db: Database, q: EventQuery, flow_run_id: str | None) -> list[
 async def read_events(
     flow_run_id: UUID | None = Query(default=None),
     q: EventQuery = Depends(),
+    who: Principal = Depends(principal),
     db: Database = Depends(get_db),
 ) -> list[Event]:
-    """Events matching every filter; long-polls up to `wait` s for the first one."""
-    return await _answer(db, q, str(flow_run_id) if flow_run_id else None)
+    """Events matching every filter; long-polls up to `wait` s for the first one. Failed
+    sign-ins (`session.sign-in-failed`) are shown to admins only."""
+    return await _answer(db, q, str(flow_run_id) if flow_run_id else None, who)
 
 
 @router.get(
@@ -112,10 +126,13 @@ async def read_events(
     dependencies=[require("runs:read")],
 )
 async def read_run_events(
-    flow_run_id: RunId, q: EventQuery = Depends(), db: Database = Depends(get_db)
+    flow_run_id: RunId,
+    q: EventQuery = Depends(),
+    who: Principal = Depends(principal),
+    db: Database = Depends(get_db),
 ) -> list[Event]:
     """One run's events (still answered after the run's own rows are gone)."""
-    found = await _answer(db, q, flow_run_id)
+    found = await _answer(db, q, flow_run_id, who)
     if not found:
         async with db.read() as conn:
             await runs.require_run_exists(conn, flow_run_id)

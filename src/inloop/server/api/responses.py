@@ -30,6 +30,7 @@ _DESCRIPTIONS = {
     409: "The object is in the wrong state for this, or already exists",
     413: "The request body is larger than INLOOP_MAX_REQUEST_BYTES",
     422: "Invalid input; each error's `loc` names the field",
+    429: "Too many attempts; Retry-After says how many seconds to wait",
 }
 
 # Added to every /api route when the server has an API key.

@@ -13,10 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import Text
 from inloop.server.api.deps import get_db, remote_address
+from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
+from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Unauthorized
 from inloop.server.identity import PRINCIPAL_KEY, SESSION_COOKIE, Identity, Mode, Principal
+from inloop.server.passwords import PasswordChecks
 from inloop.server.store import events, users
+from inloop.server.throttle import AddressFailures, Backoff
+from inloop.settings import Settings
 
 router = APIRouter(prefix="/session", tags=["session"])
 
@@ -71,10 +76,12 @@ async def read_session(request: Request) -> Session:
     return _describe(request, await identity.mode(), request.scope.get(PRINCIPAL_KEY))
 
 
-@router.post("")
+@router.post("", responses=errors(401, 409, 429))
 async def sign_in(
     body: SignIn, request: Request, response: Response, db: Database = Depends(get_db)
 ) -> Session:
+    """Sign in with a password. After a few failures for one name or from one address, further
+    attempts are a 429 with Retry-After until the wait (doubling per failure) is over."""
     identity: Identity = request.app.state.identity
     mode = await identity.mode()
     if mode != "users":
@@ -82,13 +89,28 @@ async def sign_in(
             f"this server has no users to sign in as (mode: {mode}); add one with "
             "`inloop user add NAME --role admin --password` on the server's machine"
         )
+    settings: Settings = request.app.state.settings
+    addresses: AddressFailures = request.app.state.address_failures
+    checks: PasswordChecks = request.app.state.passwords
     remote = await remote_address(request)
+    addresses.check(remote)
+    # Short reads, then the slow check with no transaction open, then a short write.
+    now = utcnow()
+    async with db.read() as conn:
+        failures, latest = await events.failed_sign_ins(
+            conn, body.name, now - timedelta(seconds=settings.signin_window_seconds)
+        )
+        Backoff.for_accounts(settings).check_account(body.name, failures, latest, now)
+        stored = await users.password_hash(conn, body.name)
+    checked = await checks.check(stored, body.password)
     async with db.transaction() as tx:
-        user = await users.authenticate_password(tx, body.name, body.password)
+        user = None
+        if checked.ok and stored is not None:
+            user = await users.password_sign_in(tx, body.name, stored, checked.rehashed)
         if user is None:
             # The attempted name, never the password: the audit shows who was tried.
             await events.record(
-                tx, "session.sign-in-failed", actor=body.name, remote=remote,
+                tx, events.SIGN_IN_FAILED, actor=body.name, remote=remote,
                 details={"method": "password"},
             )
             session_id = None
@@ -97,10 +119,11 @@ async def sign_in(
                 tx, user["name"], SESSION_LIFETIME
             )
             await events.record(
-                tx, "session.signed-in", actor=user["name"], remote=remote,
+                tx, events.SIGNED_IN, actor=user["name"], remote=remote,
                 details={"method": "password"},
             )
     if user is None or session_id is None:
+        addresses.failed(remote)
         # One answer for every failure: it must not tell which names exist.
         raise Unauthorized(
             "wrong user name or password (or the user is disabled, or has no password)"

@@ -182,14 +182,14 @@ async def _sign_in(
                 )
             if user["disabled"]:
                 await events.record(
-                    tx, "session.sign-in-failed", actor=user["name"], remote=remote,
+                    tx, events.SIGN_IN_FAILED, actor=user["name"], remote=remote,
                     details={"method": "sso", "reason": "user is disabled"},
                 )
                 session_id = None
             else:
                 session_id, _ = await users.create_session(tx, user["name"], SESSION_LIFETIME)
                 await events.record(
-                    tx, "session.signed-in", actor=user["name"], remote=remote,
+                    tx, events.SIGNED_IN, actor=user["name"], remote=remote,
                     details={"method": "sso", "groups": groups,
                              "ignored_groups": ignored or None},
                 )

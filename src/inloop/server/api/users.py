@@ -21,8 +21,9 @@ from inloop.server.api.params import Name
 from inloop.server.database.engine import Database, Tx
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Forbidden, Invalid
-from inloop.server.identity import Identity, Principal, is_loopback
+from inloop.server.identity import SESSION_COOKIE, Identity, Principal, is_loopback
 from inloop.server.oidc import Provider
+from inloop.server.passwords import PasswordChecks
 from inloop.server.permissions import PERMISSIONS, principal, require
 from inloop.server.store import events, users
 
@@ -73,6 +74,8 @@ class UserUpdate(BaseModel):
     # Link the user to the SSO provider's account with this `sub` (the configured issuer's);
     # null unlinks. The only way a user with a password comes to sign in with SSO.
     sso_subject: Text | None = Field(default=None, min_length=1, max_length=300)
+    # With a new password: also revoke the user's API tokens (their sessions end regardless).
+    revoke_tokens: bool = False
 
     @field_validator("role", "groups", "disabled", mode="before")
     @classmethod
@@ -81,6 +84,19 @@ class UserUpdate(BaseModel):
         if value is None:
             raise ValueError("may not be null: leave the field out to keep its value")
         return value
+
+
+class PasswordChange(BaseModel):
+    # The user's sessions ended by the change (all but the one that made it, if it is theirs).
+    sessions_ended: int
+    # Live API tokens revoked (revoke_tokens: true) and still working.
+    tokens_revoked: int
+    tokens_kept: int
+
+
+class UpdatedUser(User):
+    # Present when the request changed the password: what else it changed.
+    password_change: PasswordChange | None = None
 
 
 class TokenCreate(BaseModel):
@@ -144,9 +160,11 @@ async def create_user(
                 "type": "value_error",
             }])
     remote = await remote_address(request)
+    checks: PasswordChecks = request.app.state.passwords
+    hashed = await checks.hash(body.password) if body.password is not None else None
     async with db.transaction() as tx:
         created = await users.create_user(
-            tx, body.name, body.role, body.groups, body.email, body.password
+            tx, body.name, body.role, body.groups, body.email, hashed
         )
         await events.record(
             tx, "user.created", actor=who.actor, remote=remote,
@@ -180,24 +198,48 @@ async def update_user(
     request: Request,
     who: Principal = Depends(principal),
     db: Database = Depends(get_db),
-) -> User:
+) -> UpdatedUser:
+    """Change a user. A new password ends the user's other sessions and keeps their API tokens
+    unless `revoke_tokens` is true."""
     _check_groups(body.groups)
     changes = body.model_dump(exclude_unset=True)
+    new_password = "password" in changes
+    password = changes.pop("password", None)
+    revoke_tokens = changes.pop("revoke_tokens", False)
+    if revoke_tokens and not new_password:
+        raise Invalid([{
+            "loc": ["body", "revoke_tokens"],
+            "msg": "revoke_tokens goes with a new password; to revoke tokens on their own, "
+            "use DELETE /api/tokens/{id} (`inloop token revoke ID`)",
+            "type": "value_error",
+        }])
     linking = "sso_subject" in changes
     sub = changes.pop("sso_subject", None)
     subject = _sso_subject(request, sub) if sub is not None else None
+    checks: PasswordChecks = request.app.state.passwords
+    hashed = await checks.hash(password) if password is not None else None
+    outcome = None
     async with db.transaction() as tx:
         before = await users.require_user(tx, name)
         after = await users.update_user(tx, name, changes)
-        details = {"user": name, **_changed(before, after, changes)}
+        details: dict[str, Any] = {"user": name}
         if linking:
             after = await users.bind_subject(tx, name, subject)
             details["sso_subject"] = subject
+        if new_password:
+            # The session making the change (an admin changing her own password) stays.
+            outcome = await users.set_password(
+                tx, name, hashed, keep_session=request.cookies.get(SESSION_COOKIE),
+                revoke_tokens=revoke_tokens,
+            )
+            after = await users.require_user(tx, name)
+        details.update(_changed(before, after, changes, outcome))
         await events.record(
             tx, _user_event(before, after), actor=who.actor,
             remote=await remote_address(request), details=details,
         )
-    return User(**after)
+    change = PasswordChange(**outcome) if outcome is not None else None
+    return UpdatedUser(**after, password_change=change)
 
 
 def _sso_subject(request: Request, sub: str) -> str:
@@ -220,16 +262,22 @@ def _user_event(before: dict[str, Any], after: dict[str, Any]) -> str:
 
 
 def _changed(
-    before: dict[str, Any], after: dict[str, Any], changes: dict[str, Any]
+    before: dict[str, Any],
+    after: dict[str, Any],
+    changes: dict[str, Any],
+    password: dict[str, int] | None,
 ) -> dict[str, Any]:
-    """What a PATCH changed, as {field: [old, new]}; a password only as `password_changed`."""
+    """What a PATCH changed, as {field: [old, new]}; a password only as `password_changed`,
+    with the sessions it ended and the tokens it revoked."""
     diff: dict[str, Any] = {
         key: [before[key], after[key]]
         for key in ("role", "groups", "email", "disabled")
         if before[key] != after[key]
     }
-    if "password" in changes:
+    if password is not None:
         diff["password_changed"] = True
+        diff["sessions_ended"] = password["sessions_ended"]
+        diff["tokens_revoked"] = password["tokens_revoked"]
     return diff
 
 

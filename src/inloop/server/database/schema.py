@@ -330,8 +330,9 @@ sessions = sa.Table(
 )
 
 # The audit trail and the feed automations read: one row per state change, input, resume,
-# cancellation, sign-in or token change. Append-only. No foreign key to the run, so the record
-# of who did what outlives the run's own rows.
+# cancellation, sign-in or token change. Append-only; rows go only when older than
+# INLOOP_EVENTS_KEEP_DAYS. No foreign key to the run, so the record of who did what outlives
+# the run's own rows.
 events = sa.Table(
     "events",
     metadata,
@@ -350,6 +351,7 @@ events = sa.Table(
     sa.Index("ix_events_flow_run_id_id", "flow_run_id", "id"),
     sa.Index("ix_events_kind_id", "kind", "id"),
     sa.Index("ix_events_actor_id", "actor", "id"),
+    sa.Index("ix_events_occurred", "occurred"),
     # SQLite: never hand out an id again, even after the newest rows are pruned.
     sqlite_autoincrement=True,
 )

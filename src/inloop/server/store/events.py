@@ -17,15 +17,32 @@ import sqlalchemy as sa
 
 from inloop.schemas import Event
 from inloop.server.database.engine import Connection, Tx
-from inloop.server.database.schema import events, flow_runs, utcnow
+from inloop.server.database.schema import automation_deliveries, events, flow_runs, utcnow
 from inloop.server.store import deliveries
 
-__all__ = ["MAX_PAGE", "TOPIC", "query_events", "record"]
+__all__ = [
+    "ADMIN_ONLY_KINDS",
+    "MAX_PAGE",
+    "SIGNED_IN",
+    "SIGN_IN_FAILED",
+    "TOPIC",
+    "delete_older_than",
+    "failed_sign_ins",
+    "query_events",
+    "record",
+]
 
 TOPIC = "events"
+SIGNED_IN = "session.signed-in"
+SIGN_IN_FAILED = "session.sign-in-failed"
+# Shown to admins only: a failed sign-in's actor is the name as typed, which is sometimes the
+# password typed into the wrong field.
+ADMIN_ONLY_KINDS = (SIGN_IN_FAILED,)
 MAX_PAGE = 1000
 EVENTS_LOCK = 4201  # pg_advisory_xact_lock key; 4200 guards migrations
 MAX_TEXT = 500  # longer strings in details (a failure message) are cut to this
+# Failed sign-ins counted at most: past a few dozen the throttle's wait is at its cap anyway.
+MAX_FAILURES_COUNTED = 64
 
 
 def _small(details: dict[str, Any]) -> dict[str, Any]:
@@ -106,13 +123,16 @@ async def query_events(
     before_id: int | None = None,
     newest_first: bool = False,
     limit: int = 100,
+    hide_kinds: tuple[str, ...] = (),
 ) -> list[Event]:
     """Events matching every filter given; `kind` is a prefix (`flow-run.` is every run event).
 
     Paged by id: oldest first continues with `after_id` = the last id seen, newest first with
-    `before_id` = the last id seen.
+    `before_id` = the last id seen. Events of `hide_kinds` are left out.
     """
     query = _SELECT
+    if hide_kinds:
+        query = query.where(events.c.kind.not_in(hide_kinds))
     if kind:
         query = query.where(events.c.kind.startswith(kind, autoescape=True))
     if flow_run_id:
@@ -146,3 +166,53 @@ async def query_events(
         )
         for row in await conn.execute(query)
     ]
+
+
+async def failed_sign_ins(
+    conn: Connection, actor: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """Failed sign-ins as `actor` since `since` and since their latest sign-in: (how many, when
+    the latest was). Both lookups ride the (actor, id) index."""
+    signed_in = (
+        sa.select(sa.func.max(events.c.id))
+        .where(events.c.actor == actor, events.c.kind == SIGNED_IN)
+        .scalar_subquery()
+    )
+    recent = (
+        sa.select(events.c.occurred)
+        .where(
+            events.c.actor == actor,
+            events.c.kind == SIGN_IN_FAILED,
+            events.c.occurred >= since,
+            events.c.id > sa.func.coalesce(signed_in, 0),
+        )
+        .order_by(events.c.id.desc())
+        .limit(MAX_FAILURES_COUNTED)
+    )
+    times = list((await conn.execute(recent)).scalars())
+    return len(times), (times[0] if times else None)
+
+
+async def delete_older_than(tx: Tx, cutoff: datetime, batch: int = 5000) -> int:
+    """Delete up to `batch` events that occurred before `cutoff`, oldest first; how many went.
+
+    An event a pending automation delivery still points at is kept until that delivery is
+    done. Deleting is idempotent: two replicas pruning at once delete each row once.
+    """
+    pending = sa.select(automation_deliveries.c.event_id).where(
+        automation_deliveries.c.status == deliveries.PENDING,
+        automation_deliveries.c.event_id.is_not(None),
+    )
+    doomed = (
+        sa.select(events.c.id)
+        .where(events.c.occurred < cutoff, events.c.id.not_in(pending))
+        .order_by(events.c.id)
+        .limit(batch)
+    )
+    ids = list((await tx.execute(doomed)).scalars())
+    if not ids:
+        return 0
+    deleted = await tx.execute(events.delete().where(events.c.id.in_(ids)))
+    # Another replica pruning at once may have taken some: count what this one deleted (0 when
+    # it took them all: that replica carries on with the rest).
+    return int(deleted.rowcount or 0)

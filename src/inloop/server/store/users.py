@@ -1,12 +1,12 @@
 """All reads and writes of people: users, their API tokens and their UI sessions.
 
-Secrets never reach a row: a password is kept as its argon2id hash, a token or a session id
-(256 random bits, nothing to guess) as its SHA-256.
+Secrets never reach a row: a password is kept as its argon2id hash (made and checked off the
+event loop, by inloop.server.passwords), a token or a session id (256 random bits, nothing to
+guess) as its SHA-256.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 import uuid
@@ -14,8 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import api_tokens, sessions, users, utcnow
@@ -25,7 +23,6 @@ __all__ = [
     "CHANGED",
     "ROLES",
     "TOKEN_PREFIX",
-    "authenticate_password",
     "bind_subject",
     "create_session",
     "create_token",
@@ -34,10 +31,13 @@ __all__ = [
     "has_users",
     "list_tokens",
     "list_users",
+    "password_hash",
+    "password_sign_in",
     "read_token",
     "require_user",
     "revoke_token",
     "session_user",
+    "set_password",
     "sso_user",
     "token_user",
     "touch_token",
@@ -52,16 +52,6 @@ CHANGED = "identity"
 TOKEN_PREFIX = "inl_"
 # A token's last-used time is written at most this often: not a write per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-_hasher = PasswordHasher()
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Checked against when the user is unknown, so a wrong name costs as long as a wrong
-    password. Made on first use: an argon2 hash at import would slow every server start."""
-    return _hasher.hash(secrets.token_urlsafe(16))
-
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -102,7 +92,7 @@ async def create_user(
     role: str,
     groups: list[str],
     email: str | None,
-    password: str | None,
+    password_hash: str | None,
 ) -> dict[str, Any]:
     exists = (await tx.execute(sa.select(users.c.name).where(users.c.name == name))).first()
     if exists is not None:
@@ -113,7 +103,7 @@ async def create_user(
             email=email,
             role=role,
             groups=groups,
-            password_hash=_hasher.hash(password) if password is not None else None,
+            password_hash=password_hash,
             disabled=False,
             created=utcnow(),
         )
@@ -149,34 +139,88 @@ async def list_users(conn: Connection) -> list[dict[str, Any]]:
 
 
 async def update_user(tx: Tx, name: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """Apply `changes` (role, groups, email, disabled, password) to an existing user."""
+    """Apply `changes` (role, groups, email, disabled) to an existing user; a password is
+    changed by `set_password`."""
     tx.notify(CHANGED)  # token caches on every replica forget what they knew
     await require_user(tx, name)
-    values = {key: value for key, value in changes.items() if key != "password"}
-    if "password" in changes:
-        password = changes["password"]
-        values["password_hash"] = _hasher.hash(password) if password is not None else None
-    if values:
-        await tx.execute(users.update().where(users.c.name == name).values(**values))
+    if changes:
+        await tx.execute(users.update().where(users.c.name == name).values(**changes))
     if changes.get("disabled"):
         # A disabled user is signed out everywhere at once.
         await tx.execute(sessions.delete().where(sessions.c.user_name == name))
     return await require_user(tx, name)
 
 
-async def authenticate_password(tx: Tx, name: str, password: str) -> dict[str, Any] | None:
-    """The user, when `password` is theirs and they may sign in; None otherwise."""
+async def set_password(
+    tx: Tx,
+    name: str,
+    password_hash: str | None,
+    *,
+    keep_session: str | None = None,
+    revoke_tokens: bool = False,
+) -> dict[str, int]:
+    """Give `name` a new password (its hash; None: no password) and end their sessions but
+    `keep_session` (the id of the session that made the change, if it is theirs): whoever knew
+    the old password is signed out. Their API tokens stay unless `revoke_tokens`.
+
+    What it did: {"sessions_ended", "tokens_revoked", "tokens_kept"} (live tokens only).
+    """
+    tx.notify(CHANGED)  # token caches on every replica forget revoked tokens
+    await require_user(tx, name)
+    await tx.execute(
+        users.update().where(users.c.name == name).values(password_hash=password_hash)
+    )
+    ended = sessions.delete().where(sessions.c.user_name == name)
+    if keep_session is not None:
+        ended = ended.where(sessions.c.hash != digest(keep_session))
+    sessions_ended = (await tx.execute(ended)).rowcount or 0
+    now = utcnow()
+    live = sa.and_(
+        api_tokens.c.user_name == name,
+        api_tokens.c.revoked.is_(None),
+        sa.or_(api_tokens.c.expires.is_(None), api_tokens.c.expires > now),
+    )
+    tokens_revoked = 0
+    if revoke_tokens:
+        tokens_revoked = (
+            await tx.execute(api_tokens.update().where(live).values(revoked=now))
+        ).rowcount or 0
+    tokens_kept = (
+        await tx.execute(sa.select(sa.func.count()).select_from(api_tokens).where(live))
+    ).scalar_one()
+    return {
+        "sessions_ended": sessions_ended,
+        "tokens_revoked": tokens_revoked,
+        "tokens_kept": int(tokens_kept),
+    }
+
+
+async def password_hash(conn: Connection, name: str) -> str | None:
+    """The password hash to check a sign-in as `name` against: None when there is no such
+    user, they are disabled or have no password (the caller checks a dummy hash instead, so
+    every refusal costs the same)."""
+    row = (
+        await conn.execute(
+            sa.select(users.c.password_hash, users.c.disabled).where(users.c.name == name)
+        )
+    ).first()
+    if row is None or row.disabled:
+        return None
+    return row.password_hash  # type: ignore[no-any-return]
+
+
+async def password_sign_in(
+    tx: Tx, name: str, checked: str, rehashed: str | None
+) -> dict[str, Any] | None:
+    """The user whose password hash `checked` matched, if it is still theirs and they are still
+    enabled (both may have changed while the password was checked); stores `rehashed` (the same
+    password under today's parameters) when given."""
     row = (await tx.execute(sa.select(users).where(users.c.name == name))).first()
-    stored = row.password_hash if row is not None else None
-    try:
-        _hasher.verify(stored or _dummy_hash(), password)
-    except (VerificationError, InvalidHashError):
+    if row is None or row.disabled or row.password_hash != checked:
         return None
-    if row is None or stored is None or row.disabled:
-        return None
-    if _hasher.check_needs_rehash(stored):
+    if rehashed is not None:
         await tx.execute(
-            users.update().where(users.c.name == name).values(password_hash=_hasher.hash(password))
+            users.update().where(users.c.name == name).values(password_hash=rehashed)
         )
     return _user(row)
 

@@ -1,6 +1,6 @@
 """SSO sign-ins under way live in a signed cookie, not in a table anyone could fill.
 
-Revision ID: 0013_sso_cookie
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02
 """
@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0013_sso_cookie'
+revision = '0013'
 down_revision = '0012'
 branch_labels = None
 depends_on = None
