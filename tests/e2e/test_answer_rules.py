@@ -180,19 +180,28 @@ def test_by_default_the_creator_may_answer(team: Team) -> None:
 # --- the other ways in ---------------------------------------------------------------------------
 
 
-def test_an_input_sent_to_the_pause_response_key_follows_the_same_rules(team: Team) -> None:
+def test_an_input_sent_to_the_pause_response_key_is_refused_even_to_an_assignee(
+    team: Team,
+) -> None:
+    # Until issue 17 a plain send there was judged like a resume; now it is no way in at all,
+    # for anyone: an answer goes through the answer path, where every rule applies.
     run = team.paused("olive", assignees=["group:finance"])
+    for who in ("rick", "fay"):
+        with team.api(who) as http:
+            answer = http.post(
+                f"/flow_runs/{run['id']}/input",
+                json={"key": "paused-1-response", "value": {"approved": True}},
+            )
+            refused(answer, "answered only while it waits", f"inloop flow-run resume {run['id']}")
     with team.api("rick") as rick:
-        answer = rick.post(
-            f"/flow_runs/{run['id']}/input",
-            json={"key": "paused-1-response", "value": {"approved": True}},
-        )
-        refused(answer, "assigned to group:finance")
         # Any other key is a message, not an answer: no rule of the pause applies.
         other = rick.post(f"/flow_runs/{run['id']}/input", json={"key": "note-1", "value": 1})
         assert other.status_code == 201, other.text
-    [event] = events_of(team, run, "flow-run.resume-refused")
-    assert event["actor"] == "rick"
+    events = events_of(team, run, "flow-run.resume-refused")
+    assert [(e["actor"], e["details"]["rule"]) for e in events] == [
+        ("rick", "answer-path"), ("fay", "answer-path"),
+    ]
+    assert team.resume("fay", run).status_code == 200
 
 
 def test_reading_the_pause_says_whether_the_caller_may_answer(team: Team) -> None:
@@ -431,14 +440,16 @@ def test_open_mode_records_assignees_but_anyone_may_answer(
 def test_signed_links_follow_the_same_rules(team: Team) -> None:
     run = team.paused("olive", assignees=["group:finance"], allow_self_approval=False)
 
-    def link_for(recipient: str) -> httpx.Response:
-        with team.api("olive") as http:
+    def link_for(recipient: str, maker: str = "root") -> httpx.Response:
+        with team.api(maker) as http:
             return http.post(f"/flow_runs/{run['id']}/links", json={"recipient": recipient})
 
     # A link is not made for someone the pause's rules would refuse.
     refused(link_for("rick"), "group:finance")
     refused(link_for("stranger@example.com"), "group:finance")
     refused(link_for("olive"), "self-approval")
+    # Nor by someone they would refuse: the run's starter may not hand out its answer.
+    refused(link_for("fay", maker="olive"), "a link made by olive", "self-approval")
     made = link_for("fay")
     assert made.status_code == 201, made.text
     token = made.json()["url"].rsplit("/", 1)[1]
@@ -451,7 +462,7 @@ def test_signed_links_follow_the_same_rules(team: Team) -> None:
 
 def test_a_link_made_before_the_rules_changed_is_still_checked_when_used(team: Team) -> None:
     run = team.paused("olive", assignees=["fay"])
-    with team.api("olive") as http:
+    with team.api("root") as http:
         made = http.post(f"/flow_runs/{run['id']}/links", json={"recipient": "fay"})
     assert made.status_code == 201, made.text
     token = made.json()["url"].rsplit("/", 1)[1]

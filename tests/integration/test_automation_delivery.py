@@ -445,9 +445,10 @@ def test_a_retried_notification_carries_the_same_resume_link(
     srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("retried-link")
+    name = unique("relink")
     with WebhookReceiver(answers=[500]) as receiver:
         automation_id = add_automation(srv, automation(
-            unique("relink"),
+            name,
             trigger={"kinds": ["flow-run.paused"], "flow": flow},
             actions=[{"type": "notify", "body": "answer here: {{ resume_url }}",
                       "urls": [{"url": receiver.url.replace("http://", "json://"),
@@ -463,4 +464,8 @@ def test_a_retried_notification_carries_the_same_resume_link(
     made = api.get("/events", params={"kind": "link.created", "flow_run_id": run["id"]}).json()
     assert [(e["details"]["recipient"], e["details"]["link_id"]) for e in made] == [
         ("alice", delivered[0]["id"])]
+    # Made by the server for the automation, not by the run's starter, and the event says so.
+    assert made[0]["actor"] == f"automation:{name}"
+    assert (made[0]["details"]["made_by"], made[0]["details"]["made_by_kind"]) == (
+        f"automation:{name}", "automation")
     assert api.get(f"/links/{sent[0][0]}").json()["status"] == "open"

@@ -115,17 +115,21 @@ def test_a_prefixed_module_functions_are_the_async_twins() -> None:
 
 
 def test_async_forms_work_from_a_plain_thread_with_asyncio_run() -> None:
-    created = get_client().create_flow_run(f"parity-{uuid.uuid4().hex[:8]}")
+    created = get_client().create_flow_run(
+        f"parity-{uuid.uuid4().hex[:8]}", state=StateType.RUNNING
+    )
     run_id = str(created.id)
     keyset = Person.keyset_from_type()
     # The run's own process (its token) sends to itself, so respond() has a run to answer.
     as_the_run = get_client()
     as_the_run.run_token = created.run_token
+    # A pause's answer is written only by answering the pause (a plain send to its -response
+    # key is refused), so the keyset's answer comes from a real pause and resume.
+    as_the_run.pause_flow_run(run_id, "person", schema=Person.model_json_schema())
+    get_client().resume_flow_run(run_id, {"name": "ada"})
 
     async def main() -> tuple[Person, Any]:
         await Person.asave(keyset, flow_run_id=run_id)
-        sent = await as_the_run.create_flow_run_input(run_id, keyset["response"], {"name": "ada"})
-        assert sent.sender == f"inloop.flow-run.{run_id}"
         loaded = await Person.aload(keyset, flow_run_id=run_id)
         await Person(name="bo").asend_to(run_id)
         handler = receive_input(Person, timeout=5, flow_run_id=run_id)
@@ -137,7 +141,9 @@ def test_async_forms_work_from_a_plain_thread_with_asyncio_run() -> None:
         asyncio.run(main())
 
     async def reply() -> tuple[Person, str]:
-        loaded = await Person.aload(keyset, flow_run_id=run_id)
+        sent = await as_the_run.create_flow_run_input(run_id, "person-note-1", {"name": "ada"})
+        assert sent.sender == f"inloop.flow-run.{run_id}"
+        loaded = Person.load_from_flow_run_input(sent)
         await loaded.arespond("thanks")  # loaded's sender is the run itself
         answer = await receive_input(str, timeout=5, flow_run_id=run_id).anext()
         return loaded, answer

@@ -32,6 +32,23 @@ def test_assignees_admit_listed_users_and_groups_and_admins() -> None:
     assert rule(OLIVE, pause) == "assignees"
 
 
+def test_a_link_is_judged_with_its_maker_too() -> None:
+    to_fay = Answerer("link:fay", "fay", ("finance",), "operator", made_by=OLIVE)
+    # olive started the run: her link for fay cannot get past allow_self_approval=False ...
+    own = PauseRules([], False, "olive")
+    found = refusal(to_fay, own, users_mode=True)
+    assert found is not None and found[0] == "self-approval"
+    assert "a link made by olive carries no more standing than its maker" in found[1]
+    # ... nor past assignees that do not include her; an admin's link for fay passes both.
+    assigned = PauseRules(["group:finance"], True, "root")
+    assert rule(to_fay, assigned) == "assignees"
+    by_root = Answerer("link:fay", "fay", ("finance",), "operator", made_by=ROOT)
+    assert rule(by_root, assigned) is None and rule(by_root, own) is None
+    # An automation's link has no maker to judge: its recipient alone is.
+    by_automation = Answerer("link:fay", "fay", ("finance",), "operator")
+    assert rule(by_automation, assigned) is None
+
+
 def test_unassigned_pauses_are_for_operators_and_admins() -> None:
     pause = PauseRules([], True, None)
     assert rule(FAY, pause) == "unassigned"

@@ -1,9 +1,10 @@
 """Who may answer a pause: the one place that decides, for every way an answer arrives.
 
 Every resume goes through `store.pauses.resume_run`, which calls `check_may_answer` under the
-run's row lock; the inbox asks `refusal` which pauses to show; an input sent straight to a
-pause's `-response` key is checked the same way. A signed resume link calls it too, with
-`Answerer(actor="link:<recipient>", user=<recipient>, groups=..., role=...)`.
+run's row lock; the inbox asks `refusal` which pauses to show. An input sent straight to a
+pause's `-response` key is no answer at all: `store/inputs` refuses it, so the answer path is
+the only way in. A signed resume link calls it too, with `Answerer(actor="link:<recipient>",
+user=<recipient>, groups=..., role=..., made_by=<the link's maker>)`.
 
 The rules, in order:
 
@@ -18,6 +19,13 @@ The rules, in order:
 
 In shared-key mode every caller is the one actor `api-key`, so a run started with the key and
 paused with `allow_self_approval=False` cannot be answered with the key: add users for that.
+
+A link carries no more standing than the person who made it: whoever holds a link can use it,
+its maker first of all. So a link's answer must pass the rules twice, once for its recipient and
+once for its maker (`Answerer.made_by`): the starter of a run can never get past
+`allow_self_approval=False` by making a link for someone else, nor an operator past the
+assignees. A link an automation made has no maker here (`made_by` None): an automation is an
+admin's standing order, not the act of the run's starter, and its recipient alone is judged.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ class Answerer:
     user: str | None
     groups: tuple[str, ...]
     role: str
+    # A link's answer: who made the link (None: no person, an automation), judged as well.
+    made_by: Answerer | None = None
 
     @classmethod
     def from_principal(cls, principal: Principal) -> Answerer:
@@ -74,6 +84,23 @@ def refusal(
     answerer: Answerer, pause: PauseRules, *, users_mode: bool
 ) -> tuple[str, str] | None:
     """None when `answerer` may answer `pause`; otherwise (rule, message naming the rule)."""
+    found = _own_refusal(answerer, pause, users_mode=users_mode)
+    if found is None and answerer.made_by is not None:
+        maker = answerer.made_by
+        refused = _own_refusal(maker, pause, users_mode=users_mode)
+        if refused is not None:
+            rule, message = refused
+            return rule, (
+                f"a link made by {maker.actor} carries no more standing than its maker, who "
+                f"may not answer this pause: {message}. Ask someone the pause's rules accept "
+                "to make the link, or answer at the run's resume page"
+            )
+    return found
+
+
+def _own_refusal(
+    answerer: Answerer, pause: PauseRules, *, users_mode: bool
+) -> tuple[str, str] | None:
     may_resume = PERMISSIONS["runs:resume"]
     if answerer.role not in may_resume:
         return "role", (

@@ -6,15 +6,8 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from inloop.schemas import INPUT_KEY_PATTERN, FlowRunInput, InputCreate, InputFilter
-from inloop.server.answer_rules import Answerer, AnswerRefused
-from inloop.server.api.deps import (
-    actor,
-    answerer,
-    calling_run,
-    get_db,
-    remote_address,
-    users_mode,
-)
+from inloop.server.answer_rules import AnswerRefused
+from inloop.server.api.deps import actor, calling_run, get_db, remote_address
 from inloop.server.api.fast_json import json_response
 from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
@@ -47,20 +40,18 @@ async def create_input(
     db: Database = Depends(get_db),
     caller: str | None = Depends(calling_run),
     who: str = Depends(actor),
-    by: Answerer = Depends(answerer),
-    people: bool = Depends(users_mode),
     remote: str | None = Depends(remote_address),
 ) -> Response:
     """Store an input (201); the same key, value and sender again is the same input (200).
 
-    A flow run's sender is set from its run token, never from the body. An input under a
-    waiting pause's `<key>-response` answers that pause, so the pause's rules apply (403).
+    A flow run's sender is set from its run token, never from the body. A pause's answer
+    (`<key>-response`, of any pause, now or later) is never sent here: 403, recorded, naming
+    the answer path (`/resume`, a link); nor, while it waits, its `-schema`/`-description` (409).
     """
     inputs.check_key(body.key)
     sender = stamp_sender(body.sender, caller)
     try:
         async with db.transaction() as tx:
-            await pauses.check_input_answer(tx, flow_run_id, body.key, by, users_mode=people)
             stored, created = await inputs.create_input(
                 tx, flow_run_id, body.key, body.value, sender, actor=who, remote=remote
             )

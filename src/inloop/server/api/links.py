@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import Text
 from inloop.schemas import FlowRun, ResumeRequest
-from inloop.server.answer_rules import check_may_answer
+from inloop.server.answer_rules import Answerer, check_may_answer
 from inloop.server.api import resuming
 from inloop.server.api.deps import (
     actor,
+    answerer,
     get_db,
     paused_grace,
     remote_address,
@@ -123,7 +124,7 @@ def _base_url(request: Request) -> str:
 
 
 @router.post(
-    "/flow_runs/{flow_run_id}/links", status_code=201, responses=errors(404, 409, 422),
+    "/flow_runs/{flow_run_id}/links", status_code=201, responses=errors(403, 404, 409, 422),
     dependencies=[require("links:create")],
 )
 async def create_link(
@@ -131,6 +132,7 @@ async def create_link(
     body: LinkCreate,
     request: Request,
     who: str = Depends(actor),
+    maker: Answerer = Depends(answerer),
     people: bool = Depends(users_mode),
     remote: str | None = Depends(remote_address),
     tokens: LinkTokens = Depends(link_tokens),
@@ -138,14 +140,15 @@ async def create_link(
 ) -> CreatedLink:
     """A signed link that answers the run's current pause once, for `recipient`.
 
-    403 naming the rule when the pause's assignees or self-approval rule would refuse the
-    recipient: a link that could never be used is not made.
+    403 naming the rule when the pause's rules would refuse the recipient, or the caller: a
+    link is worth no more than the standing of whoever made it (the run's starter cannot make
+    one past `allow_self_approval=False`), and a link that could never be used is not made.
     """
     recipient = body.recipient.strip()
     async with db.transaction() as tx:
         run = await runs.read_run(tx, flow_run_id)
         if run is not None and run.pause is not None:
-            answerer = await links.answerer_for(tx, recipient)
+            answerer = await links.answerer_for(tx, recipient, made_by=maker)
             check_may_answer(answerer, pauses.rules_of(run), users_mode=people)
         link = await links.create_link(
             tx,
@@ -200,13 +203,15 @@ async def use_link(
     link_id = _link_id(tokens, token)
     async with db.read() as conn:
         link = await links.read_link(conn, link_id)
-        answerer = await links.answerer_for(conn, link.recipient)
+        # Judged with its maker as they stand now, as well as its recipient.
+        made_by = await links.maker(conn, link.created_by)
+        by = await links.answerer_for(conn, link.recipient, made_by=made_by)
     try:
         run = await resuming.resume(
             db,
             link.flow_run_id,
             body.run_input if body is not None else None,
-            answerer=answerer,
+            answerer=by,
             users_mode=people,
             grace=grace,
             remote=remote,

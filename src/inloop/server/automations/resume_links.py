@@ -62,7 +62,9 @@ async def resume_link_for(
             current = await runs.read_run(tx, str(run.id))
             if current is None or current.pause is None:
                 return fallback
-            answerer = await links.answerer_for(tx, recipient)
+            # Made by the server for an admin's automation, not by the run's starter: only
+            # the recipient is judged (the link.created event says made_by_kind=automation).
+            answerer = await links.answerer_for(tx, recipient, made_by=None)
             users_mode = await users.has_users(tx)
             if refusal(answerer, pauses.rules_of(current), users_mode=users_mode) is not None:
                 return fallback

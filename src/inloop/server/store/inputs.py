@@ -6,6 +6,14 @@ skipped for good. `seq` is drawn at insert time, not at commit, so every write o
 first locks the run's row (`runs.lock_for_inputs`) and holds it to commit. Writers of one run
 then draw and commit their `seq` one after another, on every server replica sharing the
 database. (SQLite needs no row lock: its writers already take turns, BEGIN IMMEDIATE.)
+
+A pause's keys are not ordinary inputs. `<key>-response` is its answer: only the answer path
+(`store/pauses`: a resume, a link's use, an automation's or the clock's defaults) writes it,
+with `answering=True`, after the pause's rules accepted the answerer; any other write of such a
+key is refused here, so every stored `-response` row is an answer a pause's rules let through,
+and a flow executed again after a suspension may take it as given. `<key>-schema` and
+`<key>-description` are its question: the pause writes them when it starts (`put_input`), and
+nothing may change them while it waits.
 """
 
 from __future__ import annotations
@@ -16,15 +24,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from inloop.schemas import FINAL_STATES, FlowRunInput, StateType
+from inloop.schemas import FINAL_STATES, WAITING_STATES, FlowRunInput, StateType
 from inloop.schemas import INPUT_KEY_PATTERN as KEY_PATTERN
+from inloop.server.answer_rules import AnswerRefused
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import flow_run_inputs, utcnow
 from inloop.server.errors import Conflict, Invalid
 from inloop.server.store import events, runs
 
 __all__ = [
+    "ANSWER_SUFFIX",
     "KEY_PATTERN",
+    "QUESTION_SUFFIXES",
     "check_key",
     "create_input",
     "filter_inputs",
@@ -32,6 +43,10 @@ __all__ = [
     "put_input",
     "read_input",
 ]
+
+ANSWER_SUFFIX = "-response"
+QUESTION_SUFFIXES = ("-schema", "-description")
+
 
 def check_key(key: str, loc: str = "key") -> None:
     if not KEY_PATTERN.fullmatch(key):
@@ -69,6 +84,7 @@ async def create_input(
     *,
     actor: str | None = None,
     remote: str | None = None,
+    answering: bool = False,
 ) -> tuple[FlowRunInput, bool]:
     """Store a new input; the flag says whether this call stored it (False: it was already there).
 
@@ -76,9 +92,14 @@ async def create_input(
     sends the same key and value again: that is the same input, answered with the stored row.
     The same key with a different value or sender is a conflict (409). Unknown runs are 404;
     runs in a final state refuse new inputs (409), since nothing would ever read them.
+
+    A pause's answer key is refused (AnswerRefused, 403) unless `answering` (the answer path,
+    store/pauses, only); its question keys are refused (409) while it waits.
     """
     check_key(key)
     run = await runs.lock_for_inputs(tx, run_id)
+    if not answering:
+        _check_not_pause_key(run, run_id, key)
     existing = await read_input(tx, run_id, key)
     if existing is not None:
         if existing.value == value and existing.sender == sender:
@@ -115,8 +136,32 @@ async def create_input(
     return _to_input(result.one()), True
 
 
+def _check_not_pause_key(run: Any, run_id: str, key: str) -> None:
+    """Refuse a plain send to a pause's answer key (any pause: the current one, a past one, or
+    one the flow has not reached yet), or to the question keys of the pause it waits on."""
+    if key.endswith(ANSWER_SUFFIX):
+        pause_key = key.removesuffix(ANSWER_SUFFIX)
+        raise AnswerRefused(
+            f"input key {key!r} is the answer to pause {pause_key!r}, and a pause is answered "
+            "only while it waits and only where its rules (assignees, self-approval, "
+            f"validation) apply: `inloop flow-run resume {run_id}`, "
+            f"POST /api/flow_runs/{run_id}/resume, or a signed resume link "
+            f"(POST /api/flow_runs/{run_id}/links); send other inputs under keys that do "
+            f"not end in {ANSWER_SUFFIX!r}",
+            "answer-path",
+        )
+    waiting = StateType(run.state_type) in WAITING_STATES and run.pause_key is not None
+    if waiting and key in {f"{run.pause_key}{suffix}" for suffix in QUESTION_SUFFIXES}:
+        raise Conflict(
+            f"input key {key!r} is part of the question of pause {run.pause_key!r}, which "
+            f"flow run '{run.name}' waits on: the question stays as the flow asked it while it "
+            "waits; send your message under another key"
+        )
+
+
 async def put_input(tx: Tx, run_id: str, key: str, value: Any, sender: str | None) -> None:
-    """Insert or replace (used for a pause's schema and description, rewritten on re-run)."""
+    """Insert or replace; None removes the key (a pause's schema and description, written
+    as the pause starts, so nothing stored under them before can pose as its question)."""
     check_key(key)
     await runs.lock_for_inputs(tx, run_id)
     await tx.execute(
@@ -124,11 +169,12 @@ async def put_input(tx: Tx, run_id: str, key: str, value: Any, sender: str | Non
         .where(flow_run_inputs.c.flow_run_id == run_id)
         .where(flow_run_inputs.c.key == key)
     )
-    await tx.execute(
-        flow_run_inputs.insert().values(
-            flow_run_id=run_id, key=key, value=value, sender=sender, created=utcnow()
+    if value is not None:
+        await tx.execute(
+            flow_run_inputs.insert().values(
+                flow_run_id=run_id, key=key, value=value, sender=sender, created=utcnow()
+            )
         )
-    )
     tx.notify(f"inputs:{run_id}")
 
 

@@ -23,15 +23,22 @@ from inloop.server.errors import Conflict, NotFound
 from inloop.server.store import events, inputs, runs, users
 
 __all__ = [
+    "AUTOMATION_PREFIX",
     "LinkUnusable",
     "answerer_for",
     "claim",
     "create_link",
     "describe",
     "find_link",
+    "made_by_system",
+    "maker",
     "mark_used",
     "read_link",
 ]
+
+# The actor of what an automation does (automations/actions.actor_of); user names hold no ':'.
+AUTOMATION_PREFIX = "automation:"
+
 
 class LinkUnusable(Conflict):
     """409: the link was used, superseded or expired; `link` describes it, for the page."""
@@ -83,6 +90,10 @@ async def create_link(
             "recipient": recipient,
             "pause_key": run.pause_key,
             "expires_at": values["expires_at"].isoformat(),
+            # Who stands behind the link: a person (judged with it when it is used), or the
+            # server itself for an automation (never the run's starter).
+            "made_by": created_by,
+            "made_by_kind": "automation" if made_by_system(created_by) else "person",
         },
     )
     return await read_link(tx, values["id"])
@@ -227,12 +238,14 @@ async def mark_used(tx: Tx, link: Any, *, remote: str | None) -> None:
     )
 
 
-async def answerer_for(conn: Connection, recipient: str) -> Answerer:
-    """A link's answerer for the pause rules: `link:<recipient>`, matched as the user it names.
+async def answerer_for(conn: Connection, recipient: str, made_by: Answerer | None) -> Answerer:
+    """A link's answerer for the pause rules: `link:<recipient>`, matched as the user it names,
+    and judged with its maker (`made_by`, see `maker`; None for an automation's link).
 
     A link is made by someone allowed to make links (an operator, an admin, or an admin's
     automation), so it carries an operator's standing to answer an unassigned pause; assignees
-    and self-approval still bind the recipient, as they would bind that person signed in.
+    and self-approval still bind the recipient, as they would bind that person signed in, and
+    bind its maker too: a link is never worth more than the standing of whoever made it.
     """
     user = await users.user_for_recipient(conn, recipient)
     return Answerer(
@@ -240,4 +253,30 @@ async def answerer_for(conn: Connection, recipient: str) -> Answerer:
         user["name"] if user else None,
         tuple(user["groups"]) if user else (),
         "operator",
+        made_by,
     )
+
+
+def made_by_system(created_by: str | None) -> bool:
+    """Whether a link was made by the server itself (an automation), not by a person."""
+    return created_by is not None and created_by.startswith(AUTOMATION_PREFIX)
+
+
+async def maker(conn: Connection, created_by: str | None) -> Answerer | None:
+    """Who made a link, as the pause rules judge them now (a demoted or disabled maker's links
+    lose their standing with them); None for an automation's link.
+
+    `created_by` is the maker's actor: a user's name, `api-key` or `local:<name>` (both admins,
+    as the identity layer makes them), or `automation:<name>`. A maker who is none of these any
+    more (a user since deleted or disabled) has no standing: role `none`.
+    """
+    if made_by_system(created_by):
+        return None
+    if created_by is None:
+        return Answerer("an unknown maker", None, (), "none")
+    if created_by == "api-key" or created_by.startswith("local:"):
+        return Answerer(created_by, None, (), "admin")
+    user = await users.user_for_recipient(conn, created_by)
+    if user is None or user["name"] != created_by:
+        return Answerer(created_by, None, (), "none")
+    return Answerer(created_by, created_by, tuple(user["groups"]), user["role"])

@@ -3,7 +3,9 @@
 A pause writes its schema and description as inputs under the pause key, then moves the run to
 PAUSED (process alive) or SUSPENDED (process gone). A resume validates the answer against that
 schema with jsonschema, stores it under `<key>-response` and moves the run on, all in one
-transaction, so two concurrent resumes cannot both win.
+transaction, so two concurrent resumes cannot both win. This module is the answer path: the
+only writer of `<key>-response` (store/inputs refuses that key to everyone else), and only for
+the pause the run waits on now, after `answer_rules` accepted the answerer.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from inloop.server.store import events, inputs, runs
 __all__ = [
     "TIMEOUT_ACTOR",
     "UnusableSchema",
-    "check_input_answer",
     "pause_run",
     "read_pause",
     "record_refused_answer",
@@ -93,9 +94,10 @@ async def pause_run(
             raise Invalid(
                 [{"loc": ["body", "schema"], "msg": problem, "type": "value_error.schema"}]
             )
-        await inputs.put_input(tx, run_id, f"{request.key}-schema", request.schema_, None)
-    if request.description is not None:
-        await inputs.put_input(tx, run_id, f"{request.key}-description", request.description, None)
+    # Both written (or removed) now, even when the pause asks for no input: whatever was sent
+    # under these keys before the pause began is not its question, so no one can pose one.
+    await inputs.put_input(tx, run_id, f"{request.key}-schema", request.schema_, None)
+    await inputs.put_input(tx, run_id, f"{request.key}-description", request.description, None)
     timeout_input = _timeout_answer(request) if request.on_timeout == "defaults" else None
     now = utcnow()
     deadline = now + timedelta(seconds=request.timeout) if request.timeout is not None else None
@@ -201,7 +203,7 @@ async def resume_overdue_with_defaults(tx: Tx) -> list[str]:
         key = row.pause_key
         await inputs.create_input(
             tx, run_id, f"{key}-response", row.pause_timeout_input, TIMEOUT_ACTOR,
-            actor=TIMEOUT_ACTOR,
+            actor=TIMEOUT_ACTOR, answering=True,
         )
         new = StateType.SCHEDULED if row.pause_reschedule else StateType.RUNNING
         waited = (row.pause_deadline - row.pause_started).total_seconds()
@@ -393,9 +395,11 @@ async def resume_run(
               "type": "unexpected"}]
         )
     # Stored even without a schema: a run executed again after a suspension finds it and
-    # knows this pause is behind it.
+    # knows this pause is behind it. The answer path is the only writer of this key (see
+    # store/inputs), so a stored answer is always one the pause's rules accepted.
     await inputs.create_input(
-        tx, run_id, f"{key}-response", run_input, resumed_by, actor=resumed_by, remote=remote
+        tx, run_id, f"{key}-response", run_input, resumed_by, actor=resumed_by, remote=remote,
+        answering=True,
     )
     new = StateType.SCHEDULED if row.pause_reschedule else StateType.RUNNING
     return await runs.write_state(
@@ -443,19 +447,6 @@ async def record_rejected_resume(
             ],
         },
     )
-
-
-async def check_input_answer(
-    tx: Tx, run_id: str, key: str, answerer: Answerer, *, users_mode: bool
-) -> None:
-    """An input sent to a waiting pause's `-response` key is an answer to that pause, so the
-    same rules decide whether the sender may give it (AnswerRefused, 403, when not)."""
-    if not key.endswith("-response"):
-        return  # not an answer to any pause: no need to read the run (sends are a hot path)
-    run = await runs.read_run(tx, run_id)
-    if run is None or run.pause is None or key != f"{run.pause.key}-response":
-        return
-    check_may_answer(answerer, rules_of(run), users_mode=users_mode)
 
 
 async def record_refused_answer(

@@ -219,12 +219,15 @@ async def lock_run(tx: Tx, run_id: str) -> Any:
 
 
 async def lock_for_inputs(tx: Tx, run_id: str) -> Any:
-    """The run's name and state, its row locked until commit so its inputs commit in order.
+    """The run's name, state and pause key, its row locked until commit so its inputs commit
+    in order.
 
     FOR NO KEY UPDATE: it queues writers of this run's inputs behind each other, yet lets the
     foreign-key checks of other tables' inserts (which take KEY SHARE) through.
     """
-    query = sa.select(flow_runs.c.name, flow_runs.c.state_type).where(flow_runs.c.id == run_id)
+    query = sa.select(
+        flow_runs.c.name, flow_runs.c.state_type, flow_runs.c.pause_key
+    ).where(flow_runs.c.id == run_id)
     if tx.conn.dialect.name == "postgresql":
         query = query.with_for_update(key_share=True)
     row = (await tx.execute(query)).first()
