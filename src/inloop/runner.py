@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from inloop.client import InloopAPIError, ServerUnavailable, get_client
+from inloop.client import InloopAPIError, RunOver, ServerUnavailable, get_client
 from inloop.context import hold_run_token, release_run_token
 from inloop.logging import setup_console_logging
 from inloop.schemas import FINAL_STATES, Deployment, FlowRun, FlowRunWithToken, StateType
@@ -107,11 +107,14 @@ def serve(flow: Flow[Any, Any], name: str, *, limit: int | None = None) -> Any:
 
 def refused_message(exc: InloopAPIError) -> str:
     """One line for an operator whose runner the server refuses (401/403)."""
+    if exc.status_code == 401:
+        why = "401: the server has users now, or this runner's token is no longer valid"
+    else:
+        why = f"{exc.status_code}: {str(exc.detail).split(';')[0][:200]}"
     return (
-        f"the inloop server refuses this runner ({exc.status_code}: "
-        f"{str(exc.detail)[:200]}). Give it a runner token: `inloop user add NAME --role "
-        "runner`, `inloop token create --user NAME`, then restart it with "
-        "INLOOP_API_KEY=<runner token>"
+        f"the inloop server refuses this runner ({why}). Give it a runner token: `inloop "
+        "user add NAME --role runner`, `inloop token create --user NAME`, then restart it "
+        "with INLOOP_API_KEY=<runner token>"
     )
 
 
@@ -347,6 +350,11 @@ class Runner:
         client = get_client()
         try:
             run: FlowRun = await client.read_flow_run(child.run.id)
+        except RunOver:
+            # Read with the run's own token (this runner has no credential of its own that
+            # works): the server says the run is final, which is all that matters here.
+            log.info("Process for %s exited with code %s (the run is over)", child.label, code)
+            return
         except (*_UNREACHABLE, InloopAPIError) as exc:
             log.warning("Process for %s exited with code %s; its state is unknown (%s)",
                         child.label, code, exc)

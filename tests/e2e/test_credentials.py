@@ -238,6 +238,27 @@ def spawn(tmp_path: Path) -> Iterator[Spawner]:
     spawner.close()
 
 
+def test_a_runner_with_a_runner_token_serves_runs(team: Team, spawn: Any) -> None:
+    """Its runs' processes act as their runs (the runner's own role has no rights over runs)."""
+    env = {"INLOOP_API_URL": team.info.api_url, "INLOOP_API_KEY": team.tokens["rita"]}
+    runner = spawn(PAUSING.format(name="minded"), "serve", env=env)
+    runner.wait_for_output("is being served")
+    with api(team.info, team.tokens["olive"]) as operator:
+        made = operator.post("/deployments/name/minded/switch/run", json={"parameters": {}})
+        assert made.status_code == 201, made.text
+        run_id = made.json()["id"]
+        wait_for(lambda: operator.get(f"/flow_runs/{run_id}").json()["state"]["type"]
+                 == "PAUSED", timeout=60)
+        resumed = operator.post(f"/flow_runs/{run_id}/resume",
+                                json={"run_input": {"value": "ok"}})
+        assert resumed.status_code == 200, resumed.text
+        runner.wait_for_output("minded got ok")
+        done = wait_for(lambda: (r := operator.get(f"/flow_runs/{run_id}").json())
+                        ["state"]["type"] == "COMPLETED" and r, timeout=30)
+    assert done["state"]["type"] == "COMPLETED"
+    assert runner.stop() == 0, runner.output
+
+
 def heartbeat_at(info: Any, run_id: str) -> datetime | None:
     url = info.database_url or f"sqlite+aiosqlite:///{info.home / 'inloop.db'}"
 
@@ -288,6 +309,7 @@ def test_adding_the_first_user_keeps_work_in_flight(
                  timeout=30)
     # ...the runner says what it needs, without dying...
     runner.wait_for_output("INLOOP_API_KEY=<runner token>", timeout=30)
+    assert "refuses this runner (401: the server has users now" in runner.output
     assert runner.popen.poll() is None, runner.output
     # ...and the new admin resumes both, which finish.
     with api(info, alice) as admin:
