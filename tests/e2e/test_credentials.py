@@ -259,6 +259,14 @@ def test_a_runner_with_a_runner_token_serves_runs(team: Team, spawn: Any) -> Non
     assert runner.stop() == 0, runner.output
 
 
+def test_a_runner_without_a_token_says_what_it_needs(team: Team, spawn: Any) -> None:
+    runner = spawn(PAUSING.format(name="keyless"), "serve",
+                   env={"INLOOP_API_URL": team.info.api_url})
+    assert runner.wait() == 1, runner.output
+    assert "INLOOP_API_KEY=<runner token>" in runner.stderr
+    assert "Traceback" not in runner.output
+
+
 def heartbeat_at(info: Any, run_id: str) -> datetime | None:
     url = info.database_url or f"sqlite+aiosqlite:///{info.home / 'inloop.db'}"
 
