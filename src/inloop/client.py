@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,7 @@ from inloop._client_offers import OfferMethods
 from inloop._client_people import LONG_POLL_SLACK, PeopleMethods
 from inloop._dual import add_shutdown_hook, dual
 from inloop.assignees import check_assignees
-from inloop.context import current_flow_run
+from inloop.context import current_flow_run, held_run_token
 from inloop.schemas import (
     BlockDocument,
     Deployment,
@@ -40,6 +40,7 @@ __all__ = [
     "InloopClient",
     "ObjectAlreadyExists",
     "ObjectNotFound",
+    "RunOver",
     "ServerUnavailable",
     "WrongState",
     "describe_detail",
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 RUN_TOKEN_HEADER = "X-Inloop-Run-Token"
+# In the server's 401 for a run token whose run is final (inloop.server.run_tokens.RUN_OVER).
+RUN_OVER = "a run's token ends with its run"
 FIRST_CONTACT_RETRIES = 3
 RETRY_STATUSES = frozenset({502, 503, 504})  # a proxy or a server stopping: ask again
 RETRY_MAX_PAUSE_SECONDS = 1.0
@@ -75,6 +78,10 @@ class ObjectAlreadyExists(Conflict):
 
 class WrongState(Conflict):
     """The run is not in a state that allows this (the message says which state it is in)."""
+
+
+class RunOver(InloopAPIError):
+    """401: the request spoke as a flow run (its run token) and that run is over (final)."""
 
 
 class ServerUnavailable(ConnectionError):
@@ -124,6 +131,8 @@ def _error_for(response: httpx.Response) -> InloopAPIError:
     cls: type[InloopAPIError] = InloopAPIError
     if response.status_code == 404:
         cls = ObjectNotFound
+    elif response.status_code == 401 and RUN_OVER in str(detail):
+        cls = RunOver
     elif response.status_code == 409:
         cls = ObjectAlreadyExists if "already" in str(detail) else WrongState
     return cls(response.status_code, detail, response.request.method, str(response.request.url))
@@ -204,6 +213,7 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
         timeout: float | None = None,
         expect: Sequence[int] = (200, 201, 204),
         idempotent: bool | None = None,
+        as_run: object = None,
     ) -> Any:
         """Send one request, retrying while the server cannot answer it.
 
@@ -212,6 +222,9 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
         sending it twice does what sending it once does (`idempotent`; GETs by default).
         Retries go on for `client_retry_seconds` once this server has answered us before (a
         restart), but only a few times for one never reached (not started: fail fast).
+
+        The request carries a run token: `as_run`'s when this process holds it (the request is
+        about that run, e.g. its heartbeat or final state), else the current flow run's.
         """
         if idempotent is None:
             idempotent = method == "GET"
@@ -219,7 +232,11 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
         request_timeout = httpx.Timeout(timeout or 30.0, connect=5.0, pool=None)
         # Inside a flow run, say which run is asking (the server sets input senders from it).
         run = current_flow_run()
-        token = (run.run_token if run is not None else None) or self.run_token
+        token = (
+            (held_run_token(as_run) if as_run is not None else None)
+            or (run.run_token if run is not None else None)
+            or self.run_token
+        )
         headers = {RUN_TOKEN_HEADER: token} if token else None
         loop = asyncio.get_running_loop()
         give_up: float | None = None
@@ -292,7 +309,8 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
 
     @dual
     async def read_flow_run(self, flow_run_id: UUID | str) -> FlowRun:
-        return FlowRun.model_validate(await self._send("GET", f"/flow_runs/{flow_run_id}"))
+        found = await self._send("GET", f"/flow_runs/{flow_run_id}", as_run=flow_run_id)
+        return FlowRun.model_validate(found)
 
     @dual
     async def resolve_flow_run(self, ref: str) -> FlowRun:
@@ -326,7 +344,7 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
 
     @dual
     async def read_flow_run_states(self, flow_run_id: UUID | str) -> list[State]:
-        found = await self._send("GET", f"/flow_runs/{flow_run_id}/states")
+        found = await self._send("GET", f"/flow_runs/{flow_run_id}/states", as_run=flow_run_id)
         return [State.model_validate(item) for item in found]
 
     @dual
@@ -338,6 +356,7 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
             f"/flow_runs/{flow_run_id}/wait",
             params={"after_seq": after_seq, "timeout": timeout},
             timeout=timeout + LONG_POLL_SLACK,
+            as_run=flow_run_id,
         )
         return FlowRun.model_validate(found)
 
@@ -356,7 +375,9 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
             "details": details or {},
             "expected_seq": expected_seq,
         }
-        found = await self._send("POST", f"/flow_runs/{flow_run_id}/set_state", json=body)
+        found = await self._send(
+            "POST", f"/flow_runs/{flow_run_id}/set_state", json=body, as_run=flow_run_id
+        )
         return FlowRun.model_validate(found)
 
     @dual
@@ -418,9 +439,19 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
     async def heartbeat(
         self, flow_run_ids: Sequence[UUID | str], runner_id: str | None = None
     ) -> dict[str, StateType]:
-        body = {"ids": [str(i) for i in flow_run_ids], "runner_id": runner_id}
-        found = await self._send("POST", "/flow_runs/heartbeat", json=body, idempotent=True)
-        return {k: StateType(v) for k, v in found["stopped"].items()}
+        stopped: dict[str, StateType] = {}
+        ids_ = [str(i) for i in flow_run_ids]
+        # A runner beats for all its runs at once, with its own credential; a flow process
+        # beats each run it holds the token of as that run (the rest together).
+        groups = [ids_] if runner_id is not None else _by_held_token(ids_)
+        for ids in groups:
+            body = {"ids": ids, "runner_id": runner_id}
+            found = await self._send(
+                "POST", "/flow_runs/heartbeat", json=body, idempotent=True,
+                as_run=ids[0] if runner_id is None else None,
+            )
+            stopped.update((k, StateType(v)) for k, v in found["stopped"].items())
+        return stopped
 
     # --- inputs --------------------------------------------------------------------------------
     @dual
@@ -478,7 +509,13 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
     # --- logs ----------------------------------------------------------------------------------
     @dual
     async def send_logs(self, records: list[dict[str, Any]]) -> None:
-        await self._send("POST", "/logs", json=records)
+        # Records of a run this process holds the token of go as that run.
+        groups: dict[str | None, list[dict[str, Any]]] = {}
+        for record in records:
+            run_id = str(record.get("flow_run_id"))
+            groups.setdefault(run_id if held_run_token(run_id) else None, []).append(record)
+        for speaker, batch in groups.items():
+            await self._send("POST", "/logs", json=batch, as_run=speaker)
 
     @dual
     async def read_logs(
@@ -567,6 +604,15 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
         )
         return FlowRunWithToken.model_validate(found) if found else None
 
+    @dual
+    async def release_flow_runs(
+        self, flow_run_ids: Sequence[UUID | str], runner_id: str
+    ) -> list[str]:
+        """Give back runs this runner claimed but never started; the ids released."""
+        body = {"flow_run_ids": [str(i) for i in flow_run_ids], "runner_id": runner_id}
+        found = await self._send("POST", "/runners/release", json=body, idempotent=True)
+        return [str(i) for i in found["released"]]
+
     # --- inbox ---------------------------------------------------------------------------------
     @dual
     async def read_inbox(
@@ -579,6 +625,15 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
             params["all"] = "true"
         found = await self._send("GET", "/inbox", params=params)
         return [InboxItem.model_validate(item) for item in found]
+
+
+def _by_held_token(run_ids: Iterable[str]) -> list[list[str]]:
+    """Run ids grouped by the run token this process holds for them (those it holds none for
+    together, first)."""
+    groups: dict[str | None, list[str]] = {}
+    for run_id in run_ids:
+        groups.setdefault(held_run_token(run_id), []).append(run_id)
+    return list(groups.values())
 
 
 def get_client(api_url: str | None = None, api_key: str | None = None) -> InloopClient:

@@ -81,3 +81,24 @@ def enter(context: FlowRunContext) -> contextvars.Token[FlowRunContext | None]:
 
 def leave(token: contextvars.Token[FlowRunContext | None]) -> None:
     _current.reset(token)
+
+
+# The run tokens this process holds, by run id: the runs it executes (and, in a runner, the
+# runs its children execute). What this process does about one of them from outside the run's
+# own context (heartbeats, shipping its logs, recording its final state, a runner marking its
+# child crashed) is sent with that run's token, so it works whatever credential the process
+# has, or none (a server that gained users after the run started).
+_held_tokens: dict[str, str] = {}
+
+
+def hold_run_token(run_id: object, token: str | None) -> None:
+    if token:
+        _held_tokens[str(run_id)] = token
+
+
+def release_run_token(run_id: object) -> None:
+    _held_tokens.pop(str(run_id), None)
+
+
+def held_run_token(run_id: object) -> str | None:
+    return _held_tokens.get(str(run_id))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from inloop import context as run_context
 from inloop._dual import add_shutdown_hook, loop_is_running, on_io_loop, run_sync
-from inloop.client import InloopAPIError, get_client
+from inloop.client import InloopAPIError, RunOver, get_client
 from inloop.logging import capture_prints, flush_run_logs, setup_console_logging
 from inloop.schemas import FlowRun, FlowRunWithToken, StateType
 from inloop.settings import get_settings
@@ -133,6 +133,13 @@ async def _finish(
 ) -> None:
     _heartbeats.discard(str(run.id))
     await flush_run_logs()
+    try:
+        await _record_end(run, state, message)
+    finally:
+        run_context.release_run_token(run.id)
+
+
+async def _record_end(run: FlowRun, state: StateType, message: str | None) -> None:
     if state is StateType.SUSPENDED:
         return
     client = get_client()
@@ -144,7 +151,8 @@ async def _finish(
         await client.set_flow_run_state(run.id, state, message=message)
     except InloopAPIError as exc:
         # The run moved on without us (cancelled, crashed, timed out): its state says why.
-        if exc.status_code != 409:
+        # (Speaking as the run, the server says the run is over instead: 401 RunOver.)
+        if exc.status_code != 409 and not isinstance(exc, RunOver):
             raise
         log.warning("Flow run '%s' could not be marked %s: %s", run.name, state.value, exc.detail)
 
@@ -182,9 +190,11 @@ async def _interrupt(run: FlowRun, exc: BaseException) -> None:
             run.id, StateType.CANCELLED, message=message, details={"cancelled_by": "interrupt"}
         )
     except InloopAPIError as error:
-        if error.status_code != 409:
+        if error.status_code != 409 and not isinstance(error, RunOver):
             raise
         # Already final (cancelled from the UI meanwhile, ...): that state stands.
+    finally:
+        run_context.release_run_token(run.id)
     _quiet_keyboard_interrupt()
 
 
@@ -229,6 +239,9 @@ def _context_for(flow: Flow[Any, Any], run: FlowRun) -> run_context.FlowRunConte
         capture_prints()
     # A run created here came with its token; a run a runner claimed gets it from the runner.
     token = run.run_token if isinstance(run, FlowRunWithToken) else get_settings().run_token
+    # Held for the whole process too: its heartbeats, log shipping and final state go out
+    # from the I/O loop, outside the run's context, and must still speak as the run.
+    run_context.hold_run_token(run.id, token)
     return run_context.FlowRunContext(
         flow_run=run, flow=flow, log_prints=flow.log_prints, run_token=token
     )

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from inloop.client import InloopAPIError, ServerUnavailable, get_client
+from inloop.client import InloopAPIError, RunOver, ServerUnavailable, get_client
+from inloop.context import hold_run_token, release_run_token
 from inloop.logging import setup_console_logging
 from inloop.schemas import FINAL_STATES, Deployment, FlowRun, FlowRunWithToken, StateType
 from inloop.settings import get_settings
@@ -46,6 +47,8 @@ EXIT_GRACE_SECONDS = 5.0
 TERMINATE_GRACE_SECONDS = 5.0
 RETRY_MIN_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
+# While the server refuses this runner's credential (it gained users), say so this often.
+REFUSED_REMINDER_SECONDS = 60.0
 LIVE_STATES = (StateType.PENDING, StateType.RUNNING, StateType.PAUSED)
 _UNREACHABLE = (ServerUnavailable, httpx.TransportError)
 
@@ -90,11 +93,29 @@ def serve(flow: Flow[Any, Any], name: str, *, limit: int | None = None) -> Any:
     except ServerUnavailable as exc:  # nothing to serve against: say so, without a traceback
         print(f"inloop: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    except InloopAPIError as exc:
+        if exc.status_code not in (401, 403):
+            raise
+        print(f"inloop: {refused_message(exc)}", file=sys.stderr)
+        raise SystemExit(1) from None
     if by_signal:
         # `asyncio.run(flow.serve(...))` evaluates serve() before asyncio.run starts: exit
         # here, cleanly, instead of handing asyncio.run a None.
         raise SystemExit(0)
     return None
+
+
+def refused_message(exc: InloopAPIError) -> str:
+    """One line for an operator whose runner the server refuses (401/403)."""
+    if exc.status_code == 401:
+        why = "401: the server has users now, or this runner's token is no longer valid"
+    else:
+        why = f"{exc.status_code}: {str(exc.detail).split(';')[0][:200]}"
+    return (
+        f"the inloop server refuses this runner ({why}). Give it a runner token: `inloop "
+        "user add NAME --role runner`, `inloop token create --user NAME`, then restart it "
+        "with INLOOP_API_KEY=<runner token>"
+    )
 
 
 @dataclass
@@ -190,6 +211,8 @@ class Runner:
     async def _claim_loop(self) -> None:
         client = get_client()
         failures = 0
+        refused_since: float | None = None
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             if self.limit is not None and len(self.children) >= self.limit:
                 self._child_exited.clear()
@@ -202,7 +225,18 @@ class Runner:
             try:
                 done, run = await self._until_stopping(claim)
             except (*_UNREACHABLE, InloopAPIError) as exc:
-                if isinstance(exc, InloopAPIError) and exc.status_code < 500:
+                status = exc.status_code if isinstance(exc, InloopAPIError) else None
+                if status in (401, 403):
+                    # The server gained users (or our token was revoked): keep the runs we
+                    # started going, keep asking, and tell the operator what to do.
+                    assert isinstance(exc, InloopAPIError)
+                    now = loop.time()
+                    if refused_since is None or now - refused_since >= REFUSED_REMINDER_SECONDS:
+                        refused_since = now
+                        log.warning("%s; runs already started go on", refused_message(exc))
+                    await self._until_stopping(asyncio.sleep(RETRY_MAX_SECONDS))
+                    continue
+                if status is not None and status < 500:
                     raise
                 failures += 1
                 if failures == 1:
@@ -210,6 +244,10 @@ class Runner:
                 delay = min(RETRY_MIN_SECONDS * 2 ** (failures - 1), RETRY_MAX_SECONDS)
                 await self._until_stopping(asyncio.sleep(delay))
                 continue
+            if refused_since is not None:
+                refused_since = None
+                log.info("The inloop server accepts this runner again; serving '%s'",
+                         self.full_name)
             if failures:
                 failures = 0
                 # The server may have a new database: register again before claiming.
@@ -273,6 +311,9 @@ class Runner:
                 if attempt == 1:
                     raise
         child = _Child(run=run, process=process)
+        # What this runner does about the run (mark it crashed, watch its state), it does with
+        # the run's token: a runner's own credential carries no rights over runs.
+        hold_run_token(run.id, run.run_token)
         self.children[process.pid] = child
         log.info("Executing %s (%s) in process %s", child.label, run.id, process.pid)
         child.tasks.append(asyncio.create_task(self._supervise(child)))
@@ -291,6 +332,8 @@ class Runner:
             await self._after_exit(child, code)
         finally:
             self.children.pop(child.process.pid, None)
+            if not self._running(str(child.run.id)):
+                release_run_token(child.run.id)
             self._child_exited.set()
 
     def _running(self, run_id: str, other_than: _Child | None = None) -> bool:
@@ -307,6 +350,11 @@ class Runner:
         client = get_client()
         try:
             run: FlowRun = await client.read_flow_run(child.run.id)
+        except RunOver:
+            # Read with the run's own token (this runner has no credential of its own that
+            # works): the server says the run is final, which is all that matters here.
+            log.info("Process for %s exited with code %s (the run is over)", child.label, code)
+            return
         except (*_UNREACHABLE, InloopAPIError) as exc:
             log.warning("Process for %s exited with code %s; its state is unknown (%s)",
                         child.label, code, exc)
@@ -454,15 +502,14 @@ class Runner:
             pending = await client.read_flow_runs(
                 deployment_id=self.deployment.id, state=StateType.PENDING, limit=100
             )
-            for run in pending:
-                mine = run.state.details.get("runner_id") == self.runner_id
-                if mine and not self._running(str(run.id)):
-                    await client.set_flow_run_state(
-                        run.id,
-                        StateType.SCHEDULED,
-                        message="released by a runner that was stopping",
-                        expected_seq=run.state_seq,
-                    )
+            unstarted = [
+                run.id
+                for run in pending
+                if run.state.details.get("runner_id") == self.runner_id
+                and not self._running(str(run.id))
+            ]
+            if unstarted:
+                await client.release_flow_runs(unstarted, self.runner_id)
         except (*_UNREACHABLE, InloopAPIError) as exc:
             log.debug("could not release unstarted runs: %s", exc)
 

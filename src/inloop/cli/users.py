@@ -55,7 +55,8 @@ def _read_password(prompt: bool, from_stdin: bool) -> str | None:
 def add_user(
     name: Annotated[str, typer.Argument(help="The user's name (letters, digits, . _ @ -).")],
     role: Annotated[
-        str, typer.Option(help="admin, operator, responder, viewer or worker.")
+        str,
+        typer.Option(help="admin, operator, responder, viewer, worker or runner (for runners)."),
     ] = "viewer",
     group: Annotated[
         list[str] | None, typer.Option("--group", "-g", help="A group (repeat for more).")
@@ -81,6 +82,25 @@ def add_user(
             f"{escape(user['name'])}'s, shown only now; set it as INLOOP_API_KEY:"
         )
         print(user["token"])
+        _say_what_changes(user.get("runs_in_flight") or {})
+
+
+def _say_what_changes(in_flight: dict[str, int]) -> None:
+    """After the first user: what happens to the work in flight (on stderr: stdout ends with
+    the token, for scripts)."""
+    waiting = in_flight.get("PAUSED", 0) + in_flight.get("SUSPENDED", 0)
+    running = in_flight.get("RUNNING", 0) + in_flight.get("PENDING", 0)
+    scheduled = in_flight.get("SCHEDULED", 0)
+    err_console().print(
+        f"Runs in flight: {waiting} waiting (paused or suspended), {running} running, "
+        f"{scheduled} scheduled. Runs already started go on: each one's process speaks as "
+        "its run (its run token), so they keep working and can be resumed by a user with a "
+        "role that may answer.\n"
+        "Runners need a token now: a runner started without one keeps its running runs but "
+        "cannot claim new ones until it is restarted with one. Make one with `inloop user "
+        "add NAME --role runner` and `inloop token create --user NAME`, then start the runner "
+        "with INLOOP_API_KEY=<runner token>."
+    )
 
 
 @user_app.command("ls")

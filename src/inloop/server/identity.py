@@ -7,8 +7,11 @@
 | users      | at least one user exists, or SSO is on | the user of a token or a UI session   |
 
 In every mode a flow run's process may also prove itself with its run token alone (not in open
-mode, where it needs nothing), and in users mode the server's INLOOP_API_KEY stays a way in as
-`api-key` with the admin role, so a configured key never locks its operator out.
+mode, where it needs nothing): it is then the run itself (role `run`, see RUN_GRANTS in
+`inloop.server.permissions`), until the run is over. A token that comes with a user's credential
+(a script started with INLOOP_API_KEY) adds its run's grants to what the user may do. In users
+mode the server's INLOOP_API_KEY stays a way in as `api-key` with the admin role, so a
+configured key never locks its operator out.
 
 `IdentityMiddleware` resolves the principal once and keeps it on the request scope; routes ask
 for a permission with `require(...)` (see `inloop.server.permissions`) and for the actor with
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import ipaddress
 import re
@@ -35,7 +39,13 @@ from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Unauthorized
 from inloop.server.middleware import send_json_error
-from inloop.server.run_tokens import RUN_SENDER_PREFIX, RunTokens
+from inloop.server.run_tokens import (
+    RUN_OVER,
+    RUN_SENDER_PREFIX,
+    RUN_TOKEN_HEADER,
+    RunLiveness,
+    RunTokens,
+)
 from inloop.server.security import WRITE_METHODS, same_origin
 from inloop.server.store import users
 
@@ -77,7 +87,8 @@ class Principal:
     kind: Literal["local", "api-key", "user", "run"]
     role: str
     groups: tuple[str, ...] = ()
-    # kind "run": the flow run whose token authenticated the request.
+    # The flow run whose token came with the request: the whole principal for kind "run", an
+    # addition to a user's (or the API key's) rights otherwise.
     run_id: str | None = None
     via_cookie: bool = False
 
@@ -106,6 +117,7 @@ class Identity:
         self.sso = sso
         self.api_key = api_key.encode() if api_key else None
         self.run_tokens = run_tokens
+        self.liveness = RunLiveness(db)
         self._users_exist = False
         self._checked_at = float("-inf")
         # Token digest -> (principal, monotonic time it may be used until). Every change of who a
@@ -149,11 +161,11 @@ class Identity:
             if scheme.lower() != "bearer" or not secret:
                 return _refuse(required, "malformed Authorization header: send 'Bearer <token>'")
             if self.api_key is not None and hmac.compare_digest(secret.encode(), self.api_key):
-                return Principal("api-key", "api-key", "admin")
+                return self._with_run(Principal("api-key", "api-key", "admin"), headers)
             if mode == "shared-key":
                 return _refuse(required, "invalid API key: send 'Authorization: Bearer "
                                "<INLOOP_API_KEY>'")
-            return await self._token_principal(secret, required)
+            return self._with_run(await self._token_principal(secret, required), headers)
         if mode == "users":
             cookie = _cookie(headers.get(b"cookie"), SESSION_COOKIE)
             if cookie is not None:
@@ -173,7 +185,15 @@ class Identity:
                 if required:
                     raise
                 return None
-            return Principal(f"{RUN_SENDER_PREFIX}{run_id}", "run", "worker", run_id=run_id)
+            ended = await self.liveness.over(run_id)
+            if ended is not None:
+                return _refuse(
+                    required,
+                    f"the run token in the {RUN_TOKEN_HEADER} header no longer works: its flow "
+                    f"run {run_id} is over ({ended.display_name}), and {RUN_OVER}. Nothing more "
+                    "can be done as that run; to act on it, use a user's API token.",
+                )
+            return Principal(f"{RUN_SENDER_PREFIX}{run_id}", "run", "run", run_id=run_id)
         if mode == "open":
             declared = headers.get(b"x-inloop-actor", b"").decode("latin-1").strip()[:100]
             # DESIGN section 3: in open mode the actor is the local user the client declares.
@@ -188,6 +208,17 @@ class Identity:
             f"NAME` and set INLOOP_API_KEY to it) or a UI sign-in"
             f"{' (password or SSO)' if self.sso else ''}",
         )
+
+    def _with_run(self, who: Principal | None, headers: dict[bytes, bytes]) -> Principal | None:
+        """A user's (or the key's) principal, plus the run whose genuine token came along."""
+        run_token = headers.get(b"x-inloop-run-token")
+        if who is None or run_token is None:
+            return who
+        try:
+            run_id = self.run_tokens.verify(run_token.decode("latin-1"))
+        except Unauthorized:
+            return who  # the user's own credential decides; routes that need a run say so
+        return dataclasses.replace(who, run_id=run_id)
 
     def _cached_token(self, key: str) -> Principal | None:
         if self._tokens_changed is None:
@@ -235,6 +266,7 @@ class Identity:
 
     def close(self) -> None:
         self._subscription.close()
+        self.liveness.close()
 
 
 def _user_principal(user: dict[str, Any], via_cookie: bool = False) -> Principal:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict
 
 from inloop.bounds import JsonValue, Text
@@ -13,7 +13,8 @@ from inloop.server.api.deps import get_db
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
-from inloop.server.permissions import require
+from inloop.server.identity import Principal
+from inloop.server.permissions import check_block_write, principal, require
 from inloop.server.store import blocks
 
 router = APIRouter(prefix="/blocks", tags=["blocks"])
@@ -47,8 +48,14 @@ async def read_block(
     dependencies=[require("blocks:write")],
 )
 async def save_block(
-    body: BlockSave, block_type: BlockType, name: BlockName, db: Database = Depends(get_db)
+    body: BlockSave,
+    block_type: BlockType,
+    name: BlockName,
+    request: Request,
+    caller: Principal = Depends(principal),
+    db: Database = Depends(get_db),
 ) -> BlockDocument:
+    await check_block_write(request, caller, name)
     async with db.transaction() as tx:
         return await blocks.save_block(tx, block_type, name, body.value, body.overwrite)
 
@@ -58,8 +65,13 @@ async def save_block(
     dependencies=[require("blocks:write")],
 )
 async def delete_block(
-    block_type: BlockType, name: BlockName, db: Database = Depends(get_db)
+    block_type: BlockType,
+    name: BlockName,
+    request: Request,
+    caller: Principal = Depends(principal),
+    db: Database = Depends(get_db),
 ) -> None:
+    await check_block_write(request, caller, name)
     async with db.transaction() as tx:
         if not await blocks.delete_block(tx, block_type, name):
             raise NotFound(f"no {block_type} block named {name!r}")

@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import JsonObject, Text
 from inloop.schemas import Deployment, DeploymentCreate, FlowRun, FlowRunWithToken, StateType
-from inloop.server.api.deps import actor, get_db, remote_address, run_tokens
+from inloop.server.api.deps import get_db, remote_address, run_tokens
 from inloop.server.api.params import DeploymentId, Name
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Invalid
-from inloop.server.permissions import require
+from inloop.server.identity import Principal
+from inloop.server.permissions import check_run_targets, principal, require
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import deployments, runs
 from inloop.server.store.pauses import UnusableSchema, schema_problem, validate_against_schema
@@ -31,6 +32,17 @@ class RunDeploymentRequest(BaseModel):
 
     parameters: JsonObject = Field(default_factory=dict)
     parent_flow_run_id: UUID | None = None
+
+
+class ReleaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flow_run_ids: list[UUID] = Field(min_length=1, max_length=1000)
+    runner_id: Text = Field(min_length=1, max_length=100)
+
+
+class Released(BaseModel):
+    released: list[str]
 
 
 class ClaimRequest(BaseModel):
@@ -97,12 +109,17 @@ def _check_parameters(deployment: Deployment, parameters: dict[str, Any]) -> Non
 
 
 async def _schedule(
+    request: Request,
+    caller: Principal,
     db: Database,
     deployment: Deployment,
     body: RunDeploymentRequest,
-    who: str | None = None,
     remote: str | None = None,
 ) -> FlowRun:
+    # A run token runs a deployment only as its own subflow (run_deployment's default).
+    await check_run_targets(
+        request, caller, "deployments:run", [body.parent_flow_run_id], "parent_flow_run_id"
+    )
     _check_parameters(deployment, body.parameters)
     async with db.transaction() as tx:
         return await runs.create_run(
@@ -112,7 +129,7 @@ async def _schedule(
             state=StateType.SCHEDULED,
             deployment_id=str(deployment.id),
             parent_flow_run_id=str(body.parent_flow_run_id) if body.parent_flow_run_id else None,
-            actor=who,
+            actor=caller.actor,
             remote=remote,
         )
 
@@ -126,14 +143,17 @@ async def _schedule(
 async def run_deployment_by_name(
     flow_name: Name,
     deployment_name: Name,
+    request: Request,
     body: RunDeploymentRequest | None = None,
+    caller: Principal = Depends(principal),
     db: Database = Depends(get_db),
-    who: str = Depends(actor),
     remote: str | None = Depends(remote_address),
 ) -> FlowRun:
     async with db.read() as conn:
         deployment = await deployments.read_deployment_by_name(conn, flow_name, deployment_name)
-    return await _schedule(db, deployment, body or RunDeploymentRequest(), who, remote)
+    return await _schedule(
+        request, caller, db, deployment, body or RunDeploymentRequest(), remote
+    )
 
 
 @router.post(
@@ -142,14 +162,17 @@ async def run_deployment_by_name(
 )
 async def run_deployment(
     deployment_id: DeploymentId,
+    request: Request,
     body: RunDeploymentRequest | None = None,
+    caller: Principal = Depends(principal),
     db: Database = Depends(get_db),
-    who: str = Depends(actor),
     remote: str | None = Depends(remote_address),
 ) -> FlowRun:
     async with db.read() as conn:
         deployment = await deployments.read_deployment(conn, deployment_id)
-    return await _schedule(db, deployment, body or RunDeploymentRequest(), who, remote)
+    return await _schedule(
+        request, caller, db, deployment, body or RunDeploymentRequest(), remote
+    )
 
 
 @router.post("/runners/claim", responses=errors(413, 422), dependencies=[require("runners:claim")])
@@ -178,3 +201,15 @@ async def claim(
     if run is None:
         return None
     return FlowRunWithToken(**dict(run), run_token=tokens.mint(run.id))
+
+
+@router.post(
+    "/runners/release", responses=errors(404, 413, 422), dependencies=[require("runners:claim")]
+)
+async def release(body: ReleaseRequest, db: Database = Depends(get_db)) -> Released:
+    """Give back runs this runner claimed but never started (it is stopping)."""
+    async with db.transaction() as tx:
+        released = await deployments.release_claimed_runs(
+            tx, [str(i) for i in body.flow_run_ids], body.runner_id
+        )
+    return Released(released=released)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,7 +37,8 @@ from inloop.server.api.params import Cursor, Offset, RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, NotFound
-from inloop.server.permissions import require
+from inloop.server.identity import Principal
+from inloop.server.permissions import check_run_targets, principal, require
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import pauses, runs
 from inloop.server.wakeups import wait_until
@@ -67,12 +68,20 @@ class HeartbeatResponse(BaseModel):
 )
 async def create_flow_run(
     body: FlowRunCreate,
+    request: Request,
+    caller: Principal = Depends(principal),
     db: Database = Depends(get_db),
     tokens: RunTokens = Depends(run_tokens),
     who: str = Depends(actor),
     remote: str | None = Depends(remote_address),
 ) -> FlowRunWithToken:
-    """Create a run; the answer carries its run token, for the process that will execute it."""
+    """Create a run; the answer carries its run token, for the process that will execute it.
+
+    With a run token, only a child of the calling run (a subflow).
+    """
+    await check_run_targets(
+        request, caller, "runs:create", [body.parent_flow_run_id], "parent_flow_run_id"
+    )
     async with db.transaction() as tx:
         run = await runs.create_run(
             tx,
@@ -148,7 +157,13 @@ async def resolve_flow_run(
 
 
 @router.post("/heartbeat", responses=errors(413, 422), dependencies=[require("runs:heartbeat")])
-async def heartbeat(body: HeartbeatRequest, db: Database = Depends(get_db)) -> HeartbeatResponse:
+async def heartbeat(
+    body: HeartbeatRequest,
+    request: Request,
+    caller: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> HeartbeatResponse:
+    await check_run_targets(request, caller, "runs:heartbeat", body.ids, "ids")
     async with db.transaction() as tx:
         await runs.heartbeat(tx, body.ids, body.runner_id)
     async with db.read() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel
 
 from inloop.schemas import LogCreate, LogRecord
@@ -12,7 +12,8 @@ from inloop.server.api.deps import get_db
 from inloop.server.api.params import Cursor, RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
-from inloop.server.permissions import require
+from inloop.server.identity import Principal
+from inloop.server.permissions import check_run_targets, principal, require
 from inloop.server.store import logs, runs
 from inloop.server.wakeups import wait_until
 
@@ -28,8 +29,15 @@ class Stored(BaseModel):
     dependencies=[require("logs:write")],
 )
 async def append_logs(
-    body: Annotated[list[LogCreate], Body(max_length=10_000)], db: Database = Depends(get_db)
+    body: Annotated[list[LogCreate], Body(max_length=10_000)],
+    request: Request,
+    caller: Principal = Depends(principal),
+    db: Database = Depends(get_db),
 ) -> Stored:
+    """Store a batch of records; with a run token, only records of its run and its children."""
+    await check_run_targets(
+        request, caller, "logs:write", {str(r.flow_run_id) for r in body}, "flow_run_id"
+    )
     async with db.transaction() as tx:
         return Stored(stored=await logs.append_logs(tx, body))
 

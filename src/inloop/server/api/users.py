@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from inloop.bounds import Text
+from inloop.schemas import StateType
 from inloop.server.api.deps import get_db, remote_address
 from inloop.server.api.params import Name
 from inloop.server.database.engine import Database, Tx
@@ -25,7 +26,7 @@ from inloop.server.identity import SESSION_COOKIE, Identity, Principal, is_loopb
 from inloop.server.oidc import Provider
 from inloop.server.passwords import PasswordChecks
 from inloop.server.permissions import PERMISSIONS, principal, require
-from inloop.server.store import events, users
+from inloop.server.store import events, runs, users
 
 router = APIRouter(tags=["users"])
 
@@ -33,6 +34,10 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
 GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$"
 ROLE_PATTERN = "^(" + "|".join(users.ROLES) + ")$"
 MAX_TOKEN_SECONDS = 10 * 366 * 24 * 3600
+IN_FLIGHT = [
+    StateType.PAUSED, StateType.SUSPENDED, StateType.RUNNING, StateType.PENDING,
+    StateType.SCHEDULED,
+]
 
 
 class UserCreate(BaseModel):
@@ -61,6 +66,9 @@ class CreatedUser(User):
     # Only for the first user: a token to go on with (the server now asks every caller for
     # one), shown once. Later users get theirs from `inloop token create --user NAME`.
     token: str | None = None
+    # Only for the first user: the work in flight at the switch, by state (PAUSED, RUNNING,
+    # ...). Those runs go on with their run tokens; runners need a token from now on.
+    runs_in_flight: dict[str, int] | None = None
 
 
 class UserUpdate(BaseModel):
@@ -172,11 +180,14 @@ async def create_user(
                      "password": body.password is not None},
         )
         secret = None
+        in_flight = None
         if first:
             token, secret = await users.create_token(tx, body.name, "first-admin", None)
             await _token_event(tx, "token.created", who, token, remote)
+            counted = await runs.count_by_state(tx, IN_FLIGHT)
+            in_flight = {state.value: count for state, count in counted.items()}
     identity.users_changed()
-    return CreatedUser(**created, token=secret)
+    return CreatedUser(**created, token=secret, runs_in_flight=in_flight)
 
 
 @router.get("/users", dependencies=[require("users:manage")])

@@ -19,6 +19,7 @@ __all__ = [
     "list_deployments",
     "read_deployment",
     "read_deployment_by_name",
+    "release_claimed_runs",
     "touch_deployments",
     "upsert_deployment",
     "with_runner_status",
@@ -143,3 +144,16 @@ async def claim_scheduled_run(tx: Tx, dep_ids: list[str], runner_id: str) -> Flo
         details={"runner_id": runner_id},
         extra={"runner_id": runner_id, "heartbeat_at": utcnow()},
     )
+
+
+async def release_claimed_runs(tx: Tx, run_ids: list[str], runner_id: str) -> list[str]:
+    """Put back (SCHEDULED) those of these runs this runner claimed but never started."""
+    released = []
+    for run_id in run_ids:
+        row = await runs.lock_run(tx, run_id)
+        if row.state_type == StateType.PENDING.value and row.runner_id == runner_id:
+            await runs.write_state(
+                tx, row, StateType.SCHEDULED, "released by a runner that was stopping"
+            )
+            released.append(run_id)
+    return released

@@ -30,6 +30,8 @@ from inloop.server.store import events
 
 __all__ = [
     "ALLOWED",
+    "children_among",
+    "count_by_state",
     "create_run",
     "ensure_flow",
     "expire_overdue_pauses",
@@ -247,6 +249,28 @@ async def states_of(conn: Connection, run_ids: list[str]) -> dict[str, StateType
         sa.select(flow_runs.c.id, flow_runs.c.state_type).where(flow_runs.c.id.in_(run_ids))
     )
     return {row.id: StateType(row.state_type) for row in rows}
+
+
+async def children_among(conn: Connection, parent_id: str, run_ids: list[str]) -> set[str]:
+    """Which of these runs are children of `parent_id` (created as its subflows)."""
+    rows = await conn.execute(
+        sa.select(flow_runs.c.id)
+        .where(flow_runs.c.id.in_(run_ids))
+        .where(flow_runs.c.parent_flow_run_id == parent_id)
+    )
+    return {str(row.id) for row in rows}
+
+
+async def count_by_state(conn: Connection, states: list[StateType]) -> dict[StateType, int]:
+    """How many runs are in each of these states."""
+    count = sa.func.count().label("runs")
+    rows = await conn.execute(
+        sa.select(flow_runs.c.state_type, count)
+        .where(flow_runs.c.state_type.in_([s.value for s in states]))
+        .group_by(flow_runs.c.state_type)
+    )
+    found = {StateType(row.state_type): int(row.runs) for row in rows}
+    return {state: found.get(state, 0) for state in states}
 
 
 async def require_run_exists(conn: Connection, run_id: str) -> None:

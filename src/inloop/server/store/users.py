@@ -45,7 +45,7 @@ __all__ = [
     "user_for_recipient",
 ]
 
-ROLES = ("admin", "operator", "responder", "viewer", "worker")
+ROLES = ("admin", "operator", "responder", "viewer", "worker", "runner")
 # The notification topic of any change to who a token speaks for (role, groups, disabled, revoked).
 CHANGED = "identity"
 # Recognisable in logs and by secret scanners; the server never needs the prefix to verify.
