@@ -30,7 +30,7 @@ from inloop._verdicts import judge_offers, report_rejection
 from inloop.assignees import check_assignees
 from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
 from inloop.context import current_flow_run, current_task_key
-from inloop.engine import FlowRunSuspended, view_url, waiting_on_pause
+from inloop.engine import FlowRunCancelled, FlowRunSuspended, view_url, waiting_on_pause
 from inloop.input.run_input import (
     IDLE_COUNTER,
     AutomaticRunInput,
@@ -217,6 +217,9 @@ async def _wait_for_state_change(
             return current
         if current.state.type is StateType.SUSPENDED:
             raise FlowRunSuspended(key)  # suspended from elsewhere while paused: stop cleanly
+        if current.state.type is StateType.CANCELLED:
+            # Cancel means stop: the engine says so in one line and the process ends.
+            raise FlowRunCancelled.of(current, where=f"while paused (key {key})")
         if current.state.type is not StateType.PAUSED:
             raise FlowRunNotRunning(
                 f"flow run '{run.name}' stopped waiting at '{key}': it is now "

@@ -18,6 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop import __version__
+from inloop.schemas import StateType
 from inloop.server.api import (
     automations,
     blocks,
@@ -48,7 +49,7 @@ from inloop.server.middleware import (
 from inloop.server.oidc import OidcConfig, Provider
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
-from inloop.server.store import pauses, runs, secrets
+from inloop.server.store import liveness, pauses, runs, secrets
 from inloop.server.store.users import ROLES
 from inloop.settings import Settings, get_settings
 
@@ -56,6 +57,8 @@ __all__ = ["create_app"]
 
 UI_DIR = Path(__file__).parent / "ui"
 REAPER_INTERVAL_SECONDS = 1.0
+# A reaper pass this much later than due means the server itself was not serving heartbeats.
+STALL_SECONDS = 5.0
 log = logging.getLogger("inloop.server")
 
 PLACEHOLDER = """<!doctype html><html><head><title>inloop</title></head><body>
@@ -67,33 +70,51 @@ The web UI has not been built: run <code>npm ci &amp;&amp; npm run build</code> 
 
 async def _reaper(db: Database, settings: Settings) -> None:
     """Fail runs whose pause timed out (or resume those that chose their defaults); mark runs
-    whose process went silent as crashed."""
+    whose process has been silent for longer than its budget as crashed (store/liveness)."""
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    # Heartbeats cannot reach a server that is down, nor one too starved to read them: judge
+    # silence only from `since`, a start-up or the end of a stall of this server's own loop,
+    # so every live process gets one full budget to check in after either.
+    since = last = loop.time()
     while True:
         try:
             async with db.transaction() as tx:
                 await runs.expire_overdue_pauses(tx)
             async with db.transaction() as tx:
                 await pauses.resume_overdue_with_defaults(tx)
-            # Heartbeats could not reach a server that was down: after a restart, give every
-            # live process one grace period to check in before calling its runs crashed.
-            # Paused processes beat more often, so they get a shorter grace (both ways).
-            up = loop.time() - started
-            running_grace = settings.heartbeat_grace_seconds
-            paused_grace = settings.paused_heartbeat_grace_seconds
-            if up > min(running_grace, paused_grace):
+            now = loop.time()
+            stalled = now - last - REAPER_INTERVAL_SECONDS
+            if stalled > STALL_SECONDS:
+                log.warning(
+                    "the server was stalled for %.0f s (an overloaded machine?); no run is "
+                    "judged by heartbeat silence until every process had its budget again",
+                    stalled,
+                )
+                since = now
+            budgets = {
+                state: budget
+                for state, budget in silence_budgets(settings).items()
+                if now - since > budget
+            }
+            if budgets:
                 async with db.transaction() as tx:
-                    await runs.mark_silent_runs_crashed(
-                        tx,
-                        running_grace if up > running_grace else None,
-                        paused_grace if up > paused_grace else None,
-                    )
+                    await liveness.mark_silent_runs_crashed(tx, budgets)
         except asyncio.CancelledError:
             raise
         except Exception:  # the reaper must outlive a database hiccup
             log.exception("reaper pass failed; retrying")
+        last = loop.time()
         await asyncio.sleep(REAPER_INTERVAL_SECONDS)
+
+
+def silence_budgets(settings: Settings) -> liveness.Budgets:
+    """How long each live state's process may be silent before its run is judged crashed."""
+    running = settings.heartbeat_grace_seconds
+    return {
+        StateType.PENDING: running,
+        StateType.RUNNING: running,
+        StateType.PAUSED: settings.paused_heartbeat_grace_seconds,
+    }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
