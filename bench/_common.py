@@ -105,12 +105,17 @@ def _healthy(url: str) -> bool:
 
 @contextlib.contextmanager
 def start_server(
-    database_url: str | None = None, timeout: float = 30.0
+    database_url: str | None = None,
+    timeout: float = 30.0,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[BenchServer]:
-    """Start `inloop server start` on a free port and an empty temp home; stop it with SIGTERM."""
+    """Start `inloop server start` on a free port and an empty temp home; stop it with SIGTERM.
+
+    `settings`: INLOOP_* variables for the server only (e.g. a short heartbeat budget)."""
     with tempfile.TemporaryDirectory(prefix="inloop-bench-") as home:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("INLOOP_")}
+        env.update(settings or {})
         env["INLOOP_HOME"] = home
         if database_url:
             env["INLOOP_DATABASE_URL"] = database_url
