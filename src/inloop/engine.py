@@ -60,8 +60,9 @@ class FlowRunCancelled(BaseException):  # a signal, not an error
     no traceback.
     """
 
-    def __init__(self, run_name: str, by: str, where: str) -> None:
+    def __init__(self, run_id: str, run_name: str, by: str, where: str) -> None:
         super().__init__(f"flow run '{run_name}' was cancelled {by} {where}")
+        self.run_id = run_id
         self.run_name = run_name
         self.by = by
         self.where = where
@@ -70,7 +71,7 @@ class FlowRunCancelled(BaseException):  # a signal, not an error
     def of(cls, run: FlowRun, where: str = "while running") -> FlowRunCancelled:
         who = run.state.details.get("cancelled_by")
         by = f"by {who}" if who else f"({run.state.message or 'no reason given'})"
-        return cls(run.name, by, where)
+        return cls(str(run.id), run.name, by, where)
 
 
 class _Heartbeats:
@@ -125,8 +126,11 @@ class _Heartbeats:
                 self.stoppers.pop(run_id, None)
 
     def cancellation(self, run_id: str) -> FlowRunCancelled | None:
+        """The cancel that interrupted `run_id`'s code: its own, or (a subflow's code runs in
+        its parent's thread or task) that of another run of this process."""
         with self._lock:
-            return self.cancelled.get(run_id)
+            found = self.cancelled.get(run_id)
+            return found or next(iter(self.cancelled.values()), None)
 
     async def _beat(self) -> None:
         loop = asyncio.get_running_loop()
@@ -201,14 +205,29 @@ waiting_on_pause = _heartbeats.waiting_on_pause
 
 
 async def _stopped_by_cancel(run: FlowRun, cancel: FlowRunCancelled) -> None:
-    """The run is CANCELLED already (that is how we learned of it): say so in one line."""
+    """The run is CANCELLED already (that is how we learned of it): say so in one line.
+
+    A run stopped by another run's cancel (its parent's, or that of a subflow it called) is
+    recorded CANCELLED too, naming that cancel.
+    """
     _heartbeats.discard(str(run.id))
-    logging.getLogger("inloop.flow_runs").warning(
-        "Cancelled %s %s; this process stops",
-        cancel.by,
-        cancel.where,
-        extra={"flow_run_id": str(run.id), "flow_run_name": run.name},
-    )
+    run_logger = logging.getLogger("inloop.flow_runs")
+    extra = {"flow_run_id": str(run.id), "flow_run_name": run.name}
+    if cancel.run_id == str(run.id):
+        run_logger.warning("Cancelled %s %s; this process stops", cancel.by, cancel.where,
+                           extra=extra)
+    else:
+        run_logger.warning("Stopped because %s", cancel, extra=extra)
+        try:
+            await get_client().set_flow_run_state(
+                run.id,
+                StateType.CANCELLED,
+                message=f"stopped because {cancel}",
+                details={"cancelled_by": f"cancel of flow run '{cancel.run_name}'"},
+            )
+        except InloopAPIError as error:
+            if error.status_code != 409:
+                raise
     await flush_run_logs()
     _quiet_exit(FlowRunCancelled)
 
