@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -230,6 +231,23 @@ async def busy():
 
 asyncio.run(busy())
 """,
+    "tasks": """
+import time
+from inloop import flow, task
+
+@task
+def step(i: int) -> int:
+    time.sleep(0.1)
+    return i
+
+@flow(name="cancel-tasks")
+def steps():
+    print("working", flush=True)
+    for i in range(100_000):
+        step(i)
+
+steps()
+""",
     "paused-sync": """
 from inloop import flow, pause_flow_run
 
@@ -247,9 +265,11 @@ ask()
 def test_cancel_stops_the_flow_process_with_one_line(
     server: Any, run_flow_script: Any, wait_for: Any, case: str
 ) -> None:
-    # A quick heartbeat so a running flow hears of the cancel soon (the default is 5 s).
+    # A quick heartbeat so a running flow hears of the cancel soon (the default is 5 s); a
+    # flow of tasks is stopped before its next task, so there no heartbeat comes in time.
+    interval = "600" if case == "tasks" else "0.5"
     process = run_flow_script(
-        CANCELLED_SCRIPTS[case], env={"INLOOP_HEARTBEAT_INTERVAL_SECONDS": "0.5"}
+        CANCELLED_SCRIPTS[case], env={"INLOOP_HEARTBEAT_INTERVAL_SECONDS": interval}
     )
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "working"
@@ -271,12 +291,12 @@ def test_cancel_stops_the_flow_process_with_one_line(
     assert process.returncode != 0, err
     assert "Traceback" not in err, err
     said = [line for line in err.splitlines() if "Cancelled" in line]
-    where = "while paused (key paused-1)" if case.startswith("paused") else "while running"
+    where = {"paused-sync": r"while paused \(key paused-1\)", "tasks": "before task 'step-[^']+'"}
     assert len(said) == 1, err
-    assert said[0].endswith(
-        f"Flow run '{run['name']}' - Cancelled by {after['state']['details']['cancelled_by']} "
-        f"{where}; this process stops"
-    ), err
+    by = after["state"]["details"]["cancelled_by"]
+    line = rf"Flow run '{run['name']}' - Cancelled by {re.escape(by)} "
+    assert re.search(line + where.get(case, "while running") + "; this process stops$",
+                     said[0]), err
     assert after["state"]["type"] == "CANCELLED"
 
 
