@@ -184,3 +184,25 @@ def test_no_false_crash_under_saturation_and_killed_flows_are_judged(
         wait_for(lambda: in_state(http, "liveness-frozen", "COMPLETED", 1), 60)
         done.touch()
         wait_for(lambda: in_state(http, "liveness-running", "COMPLETED", FLOWS_PER_KIND), 60)
+
+
+def test_a_server_that_was_stalled_gives_live_processes_their_budget_again(
+    server_factory: Any, spawn: Spawner, tmp_path: Path
+) -> None:
+    # The server itself is frozen (a starved machine, a paused VM) for longer than the budget:
+    # the processes beat all along, but nothing read their heartbeats.
+    stalled = server_factory(INLOOP_PAUSED_HEARTBEAT_GRACE_SECONDS=str(SHORT_BUDGET))
+    assert stalled.process is not None
+    env = {**stalled.env, "INLOOP_PAUSED_HEARTBEAT_INTERVAL_SECONDS": "0.5"}
+    spawn(HOST, "paused", "1", str(tmp_path / "unused"), env=env)
+    with httpx.Client(base_url=stalled.api_url, timeout=60) as http:
+        run = wait_for(lambda: only_run(http, "liveness-paused", "PAUSED"), 60)
+        stalled.process.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(2 * SHORT_BUDGET)  # the stall is the point; nothing to wait for
+        finally:
+            stalled.process.send_signal(signal.SIGCONT)
+        resumed = http.post(f"/flow_runs/{run['id']}/resume", json={"run_input": {"value": 1}})
+        assert resumed.status_code == 200, resumed.text
+        done = wait_for(lambda: only_run(http, "liveness-paused", "COMPLETED"), 60)
+    assert done["id"] == run["id"]

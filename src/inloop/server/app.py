@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from inloop.server.middleware import (
 from inloop.server.oidc import OidcConfig, Provider
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
+from inloop.server.silence import REAPER_INTERVAL_SECONDS, Hearing
 from inloop.server.store import liveness, pauses, runs, secrets
 from inloop.server.store.users import ROLES
 from inloop.settings import Settings, get_settings
@@ -56,9 +56,6 @@ from inloop.settings import Settings, get_settings
 __all__ = ["create_app"]
 
 UI_DIR = Path(__file__).parent / "ui"
-REAPER_INTERVAL_SECONDS = 1.0
-# A reaper pass this much later than due means the server itself was not serving heartbeats.
-STALL_SECONDS = 5.0
 log = logging.getLogger("inloop.server")
 
 PLACEHOLDER = """<!doctype html><html><head><title>inloop</title></head><body>
@@ -68,33 +65,22 @@ The web UI has not been built: run <code>npm ci &amp;&amp; npm run build</code> 
 </p></body></html>"""
 
 
-async def _reaper(db: Database, settings: Settings) -> None:
+async def _reaper(db: Database, settings: Settings, hearing: Hearing) -> None:
     """Fail runs whose pause timed out (or resume those that chose their defaults); mark runs
-    whose process has been silent for longer than its budget as crashed (store/liveness)."""
-    loop = asyncio.get_running_loop()
-    # Heartbeats cannot reach a server that is down, nor one too starved to read them: judge
-    # silence only from `since`, a start-up or the end of a stall of this server's own loop,
-    # so every live process gets one full budget to check in after either.
-    since = last = loop.time()
+    whose process has been silent for longer than its budget as crashed (store/liveness),
+    counting silence only while this server could hear it (server/silence)."""
     while True:
         try:
             async with db.transaction() as tx:
                 await runs.expire_overdue_pauses(tx)
             async with db.transaction() as tx:
                 await pauses.resume_overdue_with_defaults(tx)
-            now = loop.time()
-            stalled = now - last - REAPER_INTERVAL_SECONDS
-            if stalled > STALL_SECONDS:
-                log.warning(
-                    "the server was stalled for %.0f s (an overloaded machine?); no run is "
-                    "judged by heartbeat silence until every process had its budget again",
-                    stalled,
-                )
-                since = now
+            hearing.pass_done()
+            heard = hearing.heard_for()
             budgets = {
                 state: budget
                 for state, budget in silence_budgets(settings).items()
-                if now - since > budget
+                if heard > budget
             }
             if budgets:
                 async with db.transaction() as tx:
@@ -103,7 +89,6 @@ async def _reaper(db: Database, settings: Settings) -> None:
             raise
         except Exception:  # the reaper must outlive a database hiccup
             log.exception("reaper pass failed; retrying")
-        last = loop.time()
         await asyncio.sleep(REAPER_INTERVAL_SECONDS)
 
 
@@ -132,11 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.run_tokens = RunTokens(signing_key)
         # One key, two salts: a run token is never a valid link, nor the other way round.
         app.state.link_tokens = LinkTokens(signing_key)
-        app.state.started_at = time.monotonic()
+        app.state.hearing = Hearing()
         app.state.identity = Identity(
             db, settings.api_key, app.state.run_tokens, sso=oidc is not None
         )
-        reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
+        reaper = asyncio.create_task(_reaper(db, settings, app.state.hearing), name="inloop-reaper")
         dispatcher = Dispatcher(db, settings, app.state.link_tokens)
         await dispatcher.start()
         try:

@@ -5,9 +5,10 @@ starved, can be quiet for a while and still be alive; calling it crashed destroy
 the strong evidence comes first: a runner reaps its child and reports how it ended (exit code or
 signal) the moment it does, and the run is CRASHED at once with that in its message. Silence alone
 judges a run only after a budget many heartbeats long, longer still for a paused run, whose
-process holds no work and loses nothing by waiting. Each judgement is made on the locked row (so
-it happens once) and says what it rests on: the last heartbeat, how long the process has been
-silent and the budget it exceeded.
+process holds no work and loses nothing by waiting; and only over time this server could hear
+heartbeats (server/silence: not just after its start or a stall of its own). Each judgement is
+made on the locked row (so it happens once) and says what it rests on: the last heartbeat, how
+long the process has been silent and the budget it exceeded.
 """
 
 from __future__ import annotations
