@@ -170,7 +170,8 @@ def _answer(run_input_cls: type[RunInput], stored: Any) -> Any:
 async def _wait_for_resume(
     run: FlowRun, key: str, timeout: float | None, poll_interval: float, on_timeout: str
 ) -> FlowRun:
-    # Beat often while waiting: the server refuses resumes to a paused run gone quiet.
+    # Beat at the paused interval while waiting: the server refuses resumes to a paused run
+    # silent for longer than its paused budget (INLOOP_PAUSED_HEARTBEAT_GRACE_SECONDS).
     # With on_timeout="defaults" the server resumes it at the deadline: wait for that.
     wait = None if on_timeout == "defaults" else timeout
     with waiting_on_pause(str(run.id)):
