@@ -261,12 +261,16 @@ DUAL_TYPES: tuple[type, ...] = (Dual, DualClassMethod)
 
 
 def dual(fn: Callable[P, Coroutine[Any, Any, T]]) -> Dual[P, T]:
-    """Apply the dual-call rule to an async function or method."""
+    """Apply the dual-call rule to an async function or method (its plain form stays at `.aio`)."""
     return Dual(fn)
 
 
 class DualConstructor(DualClassMethod[Any, P, Any]):
-    """A dual class method that returns an instance of the class it is called on (`-> Self`)."""
+    """A dual class method that returns an instance of the class it is called on (`-> Self`).
+
+    Only a type checker tells the two apart (`Name.load(...)` is a `Name`); at run time every
+    dual class method is a plain `DualClassMethod`, which binds the same way.
+    """
 
     def __get__(self, obj: Any, owner: type[S2]) -> Dual[P, S2]:
         return Dual(types.MethodType(self.aio, owner))  # type: ignore[arg-type]
@@ -320,7 +324,7 @@ def async_twin(dual_fn: Any) -> Any:
     A coroutine function, on any thread, running on the I/O loop: `await send_input_async(...)`
     is always awaitable, and typed as exactly what it returns. Assign it as `<name>_async`; where
     the reference has an `a<name>` spelling (`asave`, `aload`, `asend_to`, `arespond`, `anext`,
-    `asend_input`), that name is the same object (`tests/unit/test_dual.py` checks the pairs).
+    `asend_input`), that name is the same object (`tests/unit/test_dual_types.py` checks the pairs).
     """
     impl = dual_fn.aio
 
