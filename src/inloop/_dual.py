@@ -215,6 +215,10 @@ class Dual(Generic[P, T]):
     binds like a function (`client.read_flow_run` is a `Dual` of the remaining parameters).
     """
 
+    __name__: str  # these three copied from the function by update_wrapper
+    __qualname__: str
+    __wrapped__: Callable[..., Any]
+
     def __init__(self, fn: Callable[P, Coroutine[Any, Any, T]]) -> None:
         self.aio = fn
         functools.update_wrapper(self, fn)
@@ -242,6 +246,10 @@ class Dual(Generic[P, T]):
 
 class DualClassMethod(Generic[S, P, T]):
     """A dual class method (`@dual_classmethod`): bound to the class, then a `Dual`."""
+
+    __name__: str  # these three copied from the function by update_wrapper
+    __qualname__: str
+    __wrapped__: Callable[..., Any]
 
     def __init__(self, fn: Callable[Concatenate[type[S], P], Coroutine[Any, Any, T]]) -> None:
         self.aio = fn
