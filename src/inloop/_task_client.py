@@ -31,7 +31,7 @@ async def read_task_result(flow_run_id: UUID | str, task_key: str) -> tuple[bool
         raise
     except Conflict:
         # Rare, so one more read to be sure the conflict is the suspension (or a cancel).
-        run = await client.read_flow_run(flow_run_id)
+        run = await client.read_flow_run.aio(flow_run_id)
         if run.state.is_suspended():
             log.info("Flow run %s was suspended from outside; stopping before task '%s'",
                      flow_run_id, task_key)

@@ -65,7 +65,7 @@ async def judge_offers(flow_run_id: UUID, key: str, run_input_cls: type[RunInput
     after_id = 0
     while True:
         try:
-            offers = await client.wait_for_resume_offers(
+            offers = await client.wait_for_resume_offers.aio(
                 flow_run_id, key, after_id, wait=LONG_POLL_SECONDS
             )
         except (ServerUnavailable, httpx.TransportError):
@@ -80,7 +80,7 @@ async def judge_offers(flow_run_id: UUID, key: str, run_input_cls: type[RunInput
             after_id = max(after_id, int(offer["id"]))
             errors = model_errors(run_input_cls, offer.get("value"))
             try:
-                await client.answer_resume_offer(flow_run_id, offer["id"], errors)
+                await client.answer_resume_offer.aio(flow_run_id, offer["id"], errors)
             except InloopAPIError as exc:
                 if exc.status_code != 409:
                     raise
@@ -91,6 +91,6 @@ async def report_rejection(flow_run_id: UUID, key: str, exc: pydantic.Validation
     """Tell the server the flow refused the answer it was resumed with (an event automations
     can act on). Best effort: the refusal itself is the flow's to handle."""
     try:
-        await get_client().report_input_rejected(flow_run_id, key, issues_of(exc))
+        await get_client().report_input_rejected.aio(flow_run_id, key, issues_of(exc))
     except Exception as error:
         log.debug("could not record the rejected answer to %s: %s", key, error)

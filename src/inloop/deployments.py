@@ -34,7 +34,7 @@ async def run_deployment(
     """
     client = get_client()
     parent = current_flow_run() if as_subflow else None
-    run: FlowRun = await client.run_deployment_by_name(
+    run: FlowRun = await client.run_deployment_by_name.aio(
         name, parameters, parent_flow_run_id=parent.flow_run.id if parent else None
     )
     if timeout is not None and timeout <= 0:
@@ -47,7 +47,7 @@ async def run_deployment(
             if wait <= 0:
                 break
         try:
-            run = await client.wait_for_flow_run_change(run.id, run.state_seq, timeout=wait)
+            run = await client.wait_for_flow_run_change.aio(run.id, run.state_seq, timeout=wait)
         except (ServerUnavailable, httpx.TransportError):
             # The server is restarting: the run goes on without us; look again shortly.
             await asyncio.sleep(RETRY_SECONDS)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
-import concurrent.futures
 import contextlib
-import contextvars
 import ctypes
 import logging
 import signal
@@ -22,7 +20,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 from inloop import context as run_context
-from inloop._dual import add_shutdown_hook, loop_is_running, on_io_loop, run_sync
+from inloop._dual import add_shutdown_hook, call_off_loop, on_io_loop, run_sync
 from inloop.client import InloopAPIError, RunOver, get_client
 from inloop.logging import capture_prints, flush_run_logs, setup_console_logging
 from inloop.schemas import FlowRun, FlowRunWithToken, StateType
@@ -147,7 +145,7 @@ class _Heartbeats:
                 continue
             last = loop.time()
             try:
-                stopped = await get_client().heartbeat(ids)
+                stopped = await get_client().heartbeat.aio(ids)
             except Exception as exc:  # the server may be restarting; try again next beat
                 log.debug("heartbeat failed: %s", exc)
                 continue
@@ -159,7 +157,7 @@ class _Heartbeats:
         """The run was cancelled: interrupt the code running it, unless a pause's wait (which
         the cancel wakes) will stop it anyway."""
         try:
-            run: FlowRun = await get_client().read_flow_run(run_id)
+            run: FlowRun = await get_client().read_flow_run.aio(run_id)
         except Exception as exc:  # next beat tries again
             log.debug("could not read cancelled run %s: %s", run_id, exc)
             return
@@ -219,7 +217,7 @@ async def _stopped_by_cancel(run: FlowRun, cancel: FlowRunCancelled) -> None:
     else:
         run_logger.warning("Stopped because %s", cancel, extra=extra)
         try:
-            await get_client().set_flow_run_state(
+            await get_client().set_flow_run_state.aio(
                 run.id,
                 StateType.CANCELLED,
                 message=f"stopped because {cancel}",
@@ -244,7 +242,7 @@ async def _begin(
     client = get_client()
     if flow_run_id is None:
         parent = run_context.current_flow_run()
-        run: FlowRun = await client.create_flow_run(
+        run: FlowRun = await client.create_flow_run.aio(
             flow.name,
             parameters=_jsonable(parameters),
             state=StateType.RUNNING,
@@ -252,9 +250,9 @@ async def _begin(
         )
         log.info("Created flow run '%s' for flow '%s'", run.name, flow.name)
     else:
-        run = await client.read_flow_run(flow_run_id)
+        run = await client.read_flow_run.aio(flow_run_id)
         if run.state.type is not StateType.RUNNING:
-            run = await client.set_flow_run_state(run.id, StateType.RUNNING)
+            run = await client.set_flow_run_state.aio(run.id, StateType.RUNNING)
         log.info("Executing flow run '%s' for flow '%s'", run.name, flow.name)
     # Shown as "Flow run 'name' - View at ...", like the run's own records (console only).
     logging.getLogger("inloop.flow_runs").info(
@@ -284,7 +282,7 @@ async def _record_end(run: FlowRun, state: StateType, message: str | None) -> No
         log.info("Flow run '%s' was suspended while it ran; leaving it suspended", run.name)
         return
     try:
-        await client.set_flow_run_state(run.id, state, message=message)
+        await client.set_flow_run_state.aio(run.id, state, message=message)
     except InloopAPIError as exc:
         # The run moved on without us (cancelled, crashed, timed out): its state says why.
         # (Speaking as the run, the server says the run is over instead: 401 RunOver.)
@@ -303,7 +301,7 @@ async def _interrupt(run: FlowRun, exc: BaseException) -> None:
     client = get_client()
     where = "while running"
     try:
-        current: FlowRun = await client.read_flow_run(run.id)
+        current: FlowRun = await client.read_flow_run.aio(run.id)
         if current.state.type in (StateType.PAUSED, StateType.SUSPENDED):
             key = f" (key {current.pause.key})" if current.pause else ""
             where = f"while {current.state.name.lower()}{key}"
@@ -322,7 +320,7 @@ async def _interrupt(run: FlowRun, exc: BaseException) -> None:
     )
     await flush_run_logs()
     try:
-        await client.set_flow_run_state(
+        await client.set_flow_run_state.aio(
             run.id, StateType.CANCELLED, message=message, details={"cancelled_by": "interrupt"}
         )
     except InloopAPIError as error:
@@ -363,7 +361,7 @@ def _quiet_exit(kind: type[BaseException]) -> None:
 
 async def _is_suspended(run: FlowRun) -> bool:
     try:
-        current: FlowRun = await get_client().read_flow_run(run.id)
+        current: FlowRun = await get_client().read_flow_run.aio(run.id)
     except Exception:  # cannot tell: go on and report the failure
         return False
     return current.state.is_suspended()
@@ -430,12 +428,7 @@ def run_flow_sync(
             run_context.leave(token)
 
     try:
-        if loop_is_running():
-            # A sync flow called from async code: give it a thread with no running loop.
-            with concurrent.futures.ThreadPoolExecutor(1, "inloop-flow") as pool:
-                result = pool.submit(contextvars.copy_context().run, call).result()
-        else:
-            result = call()
+        result = call_off_loop(call, "inloop-flow")  # a sync flow called from async code too
     except FlowRunSuspended:
         run_sync(_finish(run, StateType.SUSPENDED))
         raise

@@ -190,7 +190,7 @@ async def _wait_for_state_change(
             wait = min(wait, deadline - time.monotonic())
         if wait <= 0:
             try:
-                current: FlowRun = await client.read_flow_run(run.id)
+                current: FlowRun = await client.read_flow_run.aio(run.id)
             except (ServerUnavailable, httpx.TransportError):
                 current = run  # cannot ask: the deadline has passed all the same
             if current.state.type is StateType.PAUSED:
@@ -200,7 +200,7 @@ async def _wait_for_state_change(
                 )
             wait = 0
         try:
-            current = await client.wait_for_flow_run_change(run.id, seq, timeout=max(wait, 0))
+            current = await client.wait_for_flow_run_change.aio(run.id, seq, timeout=max(wait, 0))
         except (ServerUnavailable, httpx.TransportError):
             # The wake channel is down (server restarting?); poll until it is back.
             await asyncio.sleep(poll_interval)
@@ -286,7 +286,7 @@ async def _pause(
     client = get_client()
 
     # Executed again after a suspension (or a crash): the answer may already be here.
-    earlier = await client.read_flow_run_input(run_id, keys["response"])
+    earlier = await client.read_flow_run_input.aio(run_id, keys["response"])
     if earlier is not None:
         if not (by_call_order and run_input_cls is None and context.counters[IDLE_COUNTER]):
             return _answer(run_input_cls, earlier) if run_input_cls else None
@@ -295,16 +295,16 @@ async def _pause(
         while earlier is not None:
             key = _pause_key(kind, None)
             keys = keyset_from_base_key(key)
-            earlier = await client.read_flow_run_input(run_id, keys["response"])
+            earlier = await client.read_flow_run_input.aio(run_id, keys["response"])
 
     # Whatever the flow logged before asking (e.g. why it rejected the last answer) is stored
     # before the run shows as paused, so whoever answers next can read it.
     await flush_run_logs()
     # The server judges a paused run's process by its heartbeats only once it has one: make
     # sure it does, or a process killed while paused would look alive for good.
-    await client.heartbeat([run_id])
+    await client.heartbeat.aio([run_id])
     try:
-        run = await client.pause_flow_run(
+        run = await client.pause_flow_run.aio(
             run_id,
             key,
             schema=run_input_cls.model_json_schema() if run_input_cls else None,
@@ -320,7 +320,7 @@ async def _pause(
     except InloopAPIError as exc:
         # Suspended from elsewhere (suspend_flow_run(flow_run_id=...)): this is a check point,
         # so stop here, cleanly, and leave the run suspended.
-        if exc.status_code == 409 and (await client.read_flow_run(run_id)).state.is_suspended():
+        if exc.status_code == 409 and (await client.read_flow_run.aio(run_id)).state.is_suspended():
             raise FlowRunSuspended(key) from None
         raise
     _announce_wait(run, key, has_input=run_input_cls is not None)
@@ -337,7 +337,7 @@ async def _pause(
             await asyncio.gather(judge, return_exceptions=True)
     if run_input_cls is None:
         return None
-    answer = await client.read_flow_run_input(run_id, keys["response"])
+    answer = await client.read_flow_run_input.aio(run_id, keys["response"])
     if answer is None:
         raise RuntimeError(f"flow run '{run.name}' was resumed without its input '{key}'")
     try:
@@ -425,7 +425,7 @@ async def suspend_flow_run(
         run_input_cls = run_input_class_for(wait_for_input) if wait_for_input is not None else None
         timeout_input = _timeout_defaults(run_input_cls, on_timeout, timeout, "suspend_flow_run")
         try:
-            await get_client().pause_flow_run(
+            await get_client().pause_flow_run.aio(
                 flow_run_id,
                 other_key,
                 schema=run_input_cls.model_json_schema() if run_input_cls else None,
@@ -460,7 +460,7 @@ async def resume_flow_run(
     """
     payload = run_input.model_dump(mode="json") if isinstance(run_input, BaseModel) else run_input
     try:
-        found = await get_client().resume_flow_run(flow_run_id, payload)
+        found = await get_client().resume_flow_run.aio(flow_run_id, payload)
     except InloopAPIError as exc:
         if exc.status_code != 422:
             raise
@@ -483,7 +483,7 @@ async def create_resume_link(
     this pause, whichever comes first. The answer is recorded as given by `link:<recipient>`.
     """
     seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
-    link = await get_client().create_resume_link(flow_run_id, recipient, seconds)
+    link = await get_client().create_resume_link.aio(flow_run_id, recipient, seconds)
     url: str = link["url"]
     return url
 

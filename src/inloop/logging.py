@@ -157,7 +157,7 @@ class _RunLogShipper(logging.Handler):
         from inloop.client import InloopAPIError, get_client
 
         try:
-            await get_client().send_logs(batch)
+            await get_client().send_logs.aio(batch)
             return True
         except InloopAPIError as exc:  # logs must never break the flow that wrote them
             if exc.status_code in (413, 422) and len(batch) > 1:

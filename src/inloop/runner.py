@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from inloop._dual import loop_is_running, on_io_loop
 from inloop.client import InloopAPIError, RunOver, ServerUnavailable, get_client
 from inloop.context import hold_run_token, release_run_token
 from inloop.logging import setup_console_logging
@@ -80,11 +81,7 @@ def serve(flow: Flow[Any, Any], name: str, *, limit: int | None = None) -> Any:
     `limit` caps how many runs execute at once.
     """
     runner = Runner(flow, name, limit=limit)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
+    if loop_is_running():
         return runner.run()
     try:
         by_signal = asyncio.run(runner.run())
@@ -180,15 +177,19 @@ class Runner:
         """Stop claiming runs; running ones finish. (What the first Ctrl-C does.)"""
         self._stopping.set()
 
+    # The runner's coroutines run on its own loop (serve() below), so each client call hops onto
+    # the I/O loop that owns the connection pool: `on_io_loop(method.aio(...))`, typed exactly.
+
     async def _register(self) -> Deployment:
         from inloop._parameters import parameter_schema
 
-        deployment: Deployment = await get_client().create_deployment(
+        register = get_client().create_deployment.aio(
             self.flow.name,
             self.name,
             entrypoint=self.entrypoint,
             parameter_schema=parameter_schema(self.flow),
         )
+        deployment: Deployment = await on_io_loop(register)
         return deployment
 
     def _print_panel(self) -> None:
@@ -349,7 +350,7 @@ class Runner:
             return
         client = get_client()
         try:
-            run: FlowRun = await client.read_flow_run(child.run.id)
+            run: FlowRun = await on_io_loop(client.read_flow_run.aio(child.run.id))
         except RunOver:
             # Read with the run's own token (this runner has no credential of its own that
             # works): the server says the run is final, which is all that matters here.
@@ -386,8 +387,9 @@ class Runner:
                     message.split("process ", 1)[-1] if state is StateType.CRASHED else
                     "was ended", state.display_name)
         with contextlib.suppress(InloopAPIError, *_UNREACHABLE):
-            await client.set_flow_run_state(run.id, state, message=message,
-                                            expected_seq=run.state_seq)
+            await on_io_loop(client.set_flow_run_state.aio(
+                run.id, state, message=message, expected_seq=run.state_seq
+            ))
 
     def _log_suspended_exit(self, child: _Child, code: int) -> None:
         if code == 0:
@@ -400,7 +402,7 @@ class Runner:
         """Did this run suspend after we claimed it? Then its live state is someone else's."""
         claimed = child.run.state.timestamp
         try:
-            history = await get_client().read_flow_run_states(child.run.id)
+            history = await on_io_loop(get_client().read_flow_run_states.aio(child.run.id))
         except (*_UNREACHABLE, InloopAPIError):
             return False
         return any(
@@ -415,9 +417,9 @@ class Runner:
         seq = child.run.state_seq
         while True:
             try:
-                run: FlowRun = await client.wait_for_flow_run_change(
+                run: FlowRun = await on_io_loop(client.wait_for_flow_run_change.aio(
                     child.run.id, seq, timeout=WATCH_WAIT_SECONDS
-                )
+                ))
             except (*_UNREACHABLE, InloopAPIError):
                 await asyncio.sleep(RETRY_MAX_SECONDS)
                 continue
@@ -462,7 +464,7 @@ class Runner:
             if not ids:
                 continue
             try:
-                stopped = await client.heartbeat(ids, self.runner_id)
+                stopped = await on_io_loop(client.heartbeat.aio(ids, self.runner_id))
             except (*_UNREACHABLE, InloopAPIError) as exc:
                 log.debug("heartbeat failed: %s", exc)
                 continue
@@ -499,9 +501,9 @@ class Runner:
             return
         client = get_client()
         try:
-            pending = await client.read_flow_runs(
+            pending = await on_io_loop(client.read_flow_runs.aio(
                 deployment_id=self.deployment.id, state=StateType.PENDING, limit=100
-            )
+            ))
             unstarted = [
                 run.id
                 for run in pending
@@ -509,7 +511,7 @@ class Runner:
                 and not self._running(str(run.id))
             ]
             if unstarted:
-                await client.release_flow_runs(unstarted, self.runner_id)
+                await on_io_loop(client.release_flow_runs.aio(unstarted, self.runner_id))
         except (*_UNREACHABLE, InloopAPIError) as exc:
             log.debug("could not release unstarted runs: %s", exc)
 

@@ -17,8 +17,6 @@ sync flow there, so the interactive API inside it returns results rather than aw
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextvars
 import functools
 import hashlib
 import inspect
@@ -28,7 +26,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 from uuid import UUID
 
-from inloop._dual import loop_is_running, on_io_loop, run_sync
+from inloop._dual import call_off_loop, on_io_loop, run_sync
 from inloop._task_client import read_task_result, store_task_result
 from inloop.context import current_flow_run, enter_task, leave_task
 from inloop.input.types import slugify
@@ -82,12 +80,7 @@ class Task(Generic[P, R]):
             finally:
                 leave_task(token)
 
-        if not loop_is_running():
-            return call()
-        # Called from async code: a thread with no running loop, where the dual-call rule
-        # makes pause_flow_run() and friends return their results (see inloop._dual).
-        with concurrent.futures.ThreadPoolExecutor(1, "inloop-task") as pool:
-            return pool.submit(contextvars.copy_context().run, call).result()
+        return call_off_loop(call, "inloop-task")  # a sync task called from async code too
 
     async def _run_async(
         self, run_id: UUID, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]

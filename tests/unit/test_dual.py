@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from inloop._dual import dual, run_sync
+from inloop._dual import call_off_loop, dual, loop_is_running, run_sync
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
 
@@ -123,3 +123,41 @@ async def test_cancelling_the_awaiting_task_cancels_the_io_loop_call() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await asyncio.to_thread(finished.wait, 5)
+
+
+def _probe() -> tuple[str, bool, str, str]:
+    tag, _, _ = where_am_i("inner")  # a result, not a coroutine: no loop runs on this thread
+    return threading.current_thread().name, loop_is_running(), request_id.get(), tag
+
+
+async def test_sync_code_called_inside_a_running_loop_gets_a_thread_without_one() -> None:
+    token = request_id.set("ctx-7")
+    try:
+        name, running, seen, tag = call_off_loop(_probe, "inloop-probe")
+    finally:
+        request_id.reset(token)
+    assert name.startswith("inloop-probe")
+    assert (running, seen, tag) == (False, "ctx-7", "inner")
+
+
+def test_sync_code_called_without_a_loop_runs_on_this_thread() -> None:
+    name, running, _, tag = call_off_loop(_probe, "inloop-probe")
+    assert (name, running, tag) == (threading.current_thread().name, False, "inner")
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    @dual
+    async def bump(self, by: int) -> int:
+        self.count += by
+        return self.count
+
+
+def test_a_dual_method_binds_like_a_method_and_so_does_its_plain_form() -> None:
+    counter = _Counter()
+    assert counter.bump(2) == 2
+    assert run_sync(counter.bump.aio(3)) == 5
+    assert _Counter.bump(counter, 1) == 6
+    assert counter.bump.__name__ == "bump"

@@ -6,9 +6,9 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from inloop._dual import dual
+from inloop._dual import DUAL_TYPES, async_twin, dual, dual_classmethod
 from inloop.client import ObjectAlreadyExists, get_client
 from inloop.schemas import BlockDocument
 
@@ -18,6 +18,9 @@ __all__ = ["JSON"]
 class JSON(BaseModel):
     """`JSON(value=[...])`, `await block.save(name, overwrite=True)`, `await JSON.load(name)`."""
 
+    # ignored_types: the dual methods below are methods, not fields.
+    model_config = ConfigDict(ignored_types=DUAL_TYPES)
+
     block_type: ClassVar[str] = "json"
     value: Any = None
 
@@ -25,7 +28,7 @@ class JSON(BaseModel):
     async def save(self, name: str, overwrite: bool = False) -> UUID:
         """Store the value under `name`; return the block's id (kept when overwritten)."""
         try:
-            saved: BlockDocument = await get_client().save_block(
+            saved: BlockDocument = await get_client().save_block.aio(
                 self.block_type, _path_name(name), self.value, overwrite=overwrite
             )
         except ObjectAlreadyExists as exc:
@@ -34,15 +37,19 @@ class JSON(BaseModel):
             ) from exc
         return saved.id
 
+    @dual_classmethod
     @classmethod
-    @dual
     async def load(cls, name: str) -> JSON:
-        found = await get_client().read_block(cls.block_type, _path_name(name))
+        found = await get_client().read_block.aio(cls.block_type, _path_name(name))
         if found is None:
             raise ValueError(
                 f"no JSON block named {name!r}; create one with JSON(value=...).save({name!r})"
             )
         return cls(value=found.value)
+
+    # Explicit async twins (see inloop._dual): coroutine functions wherever they are called.
+    save_async: ClassVar = async_twin(save)
+    load_async: ClassVar = async_twin(load)
 
 
 def _path_name(name: str) -> str:

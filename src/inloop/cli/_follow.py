@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from inloop._dual import on_io_loop
 from inloop.cli._output import console, format_time, log_line, state_text
 
 if TYPE_CHECKING:
@@ -30,9 +31,14 @@ def print_logs(records: list[LogRecord]) -> int | None:
     return records[-1].id if records else None
 
 
+# These coroutines run on the CLI's own loop (asyncio.run below); each client call hops onto the
+# I/O loop that owns the connection pool: `on_io_loop(method.aio(...))`, typed as its result.
+
+
 async def _drain(client: InloopClient, run_id: str, after_id: int) -> int:
     while True:
-        records: list[LogRecord] = await client.read_logs(run_id, after_id=after_id, limit=LOG_PAGE)
+        page = client.read_logs.aio(run_id, after_id=after_id, limit=LOG_PAGE)
+        records: list[LogRecord] = await on_io_loop(page)
         after_id = print_logs(records) or after_id
         if len(records) < LOG_PAGE:
             return after_id
@@ -44,7 +50,9 @@ async def _follow_logs(client: InloopClient, run_id: str, finished: asyncio.Even
     try:
         while not finished.is_set():
             poll = asyncio.ensure_future(
-                client.read_logs(run_id, after_id=after_id, limit=LOG_PAGE, wait=POLL_SECONDS)
+                on_io_loop(client.read_logs.aio(
+                    run_id, after_id=after_id, limit=LOG_PAGE, wait=POLL_SECONDS
+                ))
             )
             await asyncio.wait({poll, ended}, return_when=asyncio.FIRST_COMPLETED)
             if not poll.done():
@@ -60,7 +68,7 @@ async def _follow_logs(client: InloopClient, run_id: str, finished: asyncio.Even
 async def _follow_states(
     client: InloopClient, run_id: str, finished: asyncio.Event, show_states: bool
 ) -> FlowRun:
-    run: FlowRun = await client.read_flow_run(run_id)
+    run: FlowRun = await on_io_loop(client.read_flow_run.aio(run_id))
     shown = 0
     try:
         while True:
@@ -68,13 +76,16 @@ async def _follow_states(
                 shown = await _print_new_states(client, run_id, shown)
             if run.state.is_final():
                 return run
-            run = await client.wait_for_flow_run_change(run_id, run.state_seq, timeout=POLL_SECONDS)
+            change = client.wait_for_flow_run_change.aio(
+                run_id, run.state_seq, timeout=POLL_SECONDS
+            )
+            run = await on_io_loop(change)
     finally:
         finished.set()
 
 
 async def _print_new_states(client: InloopClient, run_id: str, shown: int) -> int:
-    states = await client.read_flow_run_states(run_id)
+    states = await on_io_loop(client.read_flow_run_states.aio(run_id))
     for state in states[shown:]:
         line = Text.assemble(("state ", "dim"), state_text(state))
         if state.message:

@@ -29,7 +29,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, PrivateAttr, create_model
 
 from inloop._cursor_client import advance_receive_cursor, read_receive_cursor
-from inloop._dual import async_twin, dual, on_io_loop, run_sync
+from inloop._dual import DUAL_TYPES, async_twin, dual, dual_classmethod, on_io_loop, run_sync
 from inloop.client import InloopAPIError, ServerUnavailable, get_client
 from inloop.context import current_flow_run
 from inloop.input.types import infer_annotation, slugify, type_slug
@@ -102,7 +102,8 @@ def _default_sender() -> str | None:
 class RunInput(BaseModel):
     """A pydantic model that flows send, receive and pause for. Extra fields are refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    # ignored_types: the dual methods below are methods, not fields.
+    model_config = ConfigDict(extra="forbid", ignored_types=DUAL_TYPES)
 
     _description: ClassVar[str | None] = None
     _metadata: RunInputMetadata | None = PrivateAttr(default=None)
@@ -186,36 +187,33 @@ class RunInput(BaseModel):
     async def _save(cls, keyset: dict[str, str], flow_run_id: UUID | str | None) -> None:
         run_id = _current_run_id(flow_run_id, f"{cls.__name__}.save()")
         client = get_client()
-        await client.create_flow_run_input(run_id, keyset["schema"], cls.model_json_schema())
+        await client.create_flow_run_input.aio(run_id, keyset["schema"], cls.model_json_schema())
         if cls._description is not None:
-            await client.create_flow_run_input(run_id, keyset["description"], cls._description)
+            await client.create_flow_run_input.aio(run_id, keyset["description"], cls._description)
 
     @classmethod
     async def _load(cls, keyset: dict[str, str], flow_run_id: UUID | str | None) -> Self:
         run_id = _current_run_id(flow_run_id, f"{cls.__name__}.load()")
-        found = await get_client().read_flow_run_input(run_id, keyset["response"])
+        found = await get_client().read_flow_run_input.aio(run_id, keyset["response"])
         if found is None:
             raise KeyError(f"flow run '{run_id}' has no input under {keyset['response']!r}")
         return cls.load_from_flow_run_input(found)
 
+    @dual_classmethod
     @classmethod
-    @dual
     async def save(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> None:
         await cls._save(keyset, flow_run_id)
 
+    @dual_classmethod
     @classmethod
-    @dual
     async def load(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> Self:
         return await cls._load(keyset, flow_run_id)
 
-    # The reference's explicit async names: coroutine functions wherever they are called.
-    @classmethod
-    async def asave(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> None:
-        await on_io_loop(cls._save(keyset, flow_run_id))
-
-    @classmethod
-    async def aload(cls, keyset: dict[str, str], flow_run_id: UUID | str | None = None) -> Self:
-        return await on_io_loop(cls._load(keyset, flow_run_id))
+    # Explicit async twins (see inloop._dual); the reference's `a*` names are the same objects.
+    save_async: ClassVar = async_twin(save)
+    asave: ClassVar = save_async
+    load_async: ClassVar = async_twin(load)
+    aload: ClassVar = load_async
 
     # --- messaging -----------------------------------------------------------------------------
     async def _respond(
@@ -249,21 +247,10 @@ class RunInput(BaseModel):
         """Send `run_input` back to the flow run that sent this input."""
         await self._respond(run_input, sender, key_prefix)
 
-    async def asend_to(
-        self,
-        flow_run_id: UUID | str,
-        sender: str | None = None,
-        key_prefix: str | None = None,
-    ) -> None:
-        await on_io_loop(_send(self, flow_run_id, sender, key_prefix))
-
-    async def arespond(
-        self,
-        run_input: Any,
-        sender: str | None = None,
-        key_prefix: str | None = None,
-    ) -> None:
-        await on_io_loop(self._respond(run_input, sender, key_prefix))
+    send_to_async: ClassVar = async_twin(send_to)
+    asend_to: ClassVar = send_to_async
+    respond_async: ClassVar = async_twin(respond)
+    arespond: ClassVar = respond_async
 
     @classmethod
     def receive(
@@ -355,7 +342,7 @@ async def _send(
 ) -> None:
     prefix = key_prefix or type(run_input).key_prefix()
     key = f"{prefix}-{uuid.uuid4().hex}"
-    await get_client().create_flow_run_input(
+    await get_client().create_flow_run_input.aio(
         flow_run_id,
         key,
         run_input.model_dump(mode="json"),
@@ -374,8 +361,8 @@ async def send_input(
     await _send(as_run_input(run_input), flow_run_id, sender, key_prefix)
 
 
-send_input_async = async_twin(send_input)  # always a coroutine function (see inloop._dual)
-asend_input = send_input_async  # the reference's name for it
+# Always a coroutine function (see inloop._dual); `asend_input` is the reference's name for it.
+send_input_async = asend_input = async_twin(send_input)
 
 
 class GetInputHandler(Generic[T]):
@@ -439,10 +426,8 @@ class GetInputHandler(Generic[T]):
         """The next input; raises TimeoutError when none arrives within `timeout`."""
         return await self._next(quiet_end=False)
 
-    async def anext(self) -> T:
-        """`next()`, always a coroutine (the reference's name)."""
-        result: T = await on_io_loop(self._next(quiet_end=False))
-        return result
+    next_async: ClassVar = async_twin(next)
+    anext: ClassVar = next_async  # always a coroutine function (see inloop._dual)
 
     async def _sync_cursor(self) -> None:
         """Start from the stored position; store the last input handed out as consumed."""
@@ -485,7 +470,7 @@ class GetInputHandler(Generic[T]):
                     )
             asked = True
             try:
-                found = await client.filter_flow_run_inputs(
+                found = await client.filter_flow_run_inputs.aio(
                     self.flow_run_id, prefix=self.key_prefix, after_seq=self._after_seq,
                     limit=200, wait=wait,
                 )
