@@ -19,6 +19,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop import __version__
+from inloop.server import answering
+from inloop.server.access import ROLES
 from inloop.server.api import (
     automations,
     blocks,
@@ -53,8 +55,7 @@ from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
 from inloop.server.sso_logins import SsoLogins
 from inloop.server.store import events as event_store
-from inloop.server.store import pauses, runs, secrets
-from inloop.server.store.users import ROLES
+from inloop.server.store import runs, secrets
 from inloop.server.throttle import AddressFailures, Backoff
 from inloop.settings import Settings, get_settings
 
@@ -80,8 +81,7 @@ async def _reaper(db: Database, settings: Settings) -> None:
         try:
             async with db.transaction() as tx:
                 await runs.expire_overdue_pauses(tx)
-            async with db.transaction() as tx:
-                await pauses.resume_overdue_with_defaults(tx)
+            await answering.resume_overdue_with_defaults(db)
             # Heartbeats could not reach a server that was down: after a restart, give every
             # live process one grace period to check in before calling its runs crashed.
             # Paused processes beat more often, so they get a shorter grace (both ways).
