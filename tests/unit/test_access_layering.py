@@ -88,6 +88,8 @@ def test_access_and_answering_use_no_web_framework_even_indirectly() -> None:
         web = {name: sorted(_web_imports(path)) for name, path in reached.items()}
         assert {k: v for k, v in web.items() if v} == {}, module
         assert not [name for name in reached if name.startswith("inloop.server.api")], module
+    # Stores use access, so access uses no store (the arrow points one way).
+    assert not [n for n in _closure(SERVER / "access.py") if n.startswith("inloop.server.store")]
 
 
 def test_only_answering_resumes_a_pause() -> None:
