@@ -116,6 +116,7 @@ def start_server(
     with tempfile.TemporaryDirectory(prefix="inloop-bench-") as home:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("INLOOP_")}
+        env.update(settings or {})
         env["INLOOP_HOME"] = home
         if database_url:
             env["INLOOP_DATABASE_URL"] = database_url

@@ -13,7 +13,8 @@ needs this process; when it closes during a run, the runner is gone (killed), an
 have nobody watching it: it is reported CRASHED and this process ends.
 
 Exit codes: 0 when the run completed or was suspended (a suspended run holds no process),
-1 when it failed or could not start, 130 when it was interrupted (SIGINT; recorded CANCELLED).
+1 when it failed or could not start, 130 when it was interrupted (SIGINT; recorded CANCELLED)
+or cancelled meanwhile.
 """
 
 from __future__ import annotations
@@ -139,6 +140,8 @@ def execute(run_id: str, entrypoint: str, parameters: dict[str, Any]) -> int:
             engine.run_flow_sync(flow, (), kwargs, flow_run_id=run_id)
     except engine.FlowRunSuspended:
         return 0
+    except engine.FlowRunCancelled:
+        return EXIT_INTERRUPTED  # cancelled meanwhile: the engine said so in one line
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED  # the engine recorded the run CANCELLED and said so
     except Exception as exc:

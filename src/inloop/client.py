@@ -146,14 +146,18 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-_pools: dict[tuple[str, str | None], httpx.AsyncClient] = {}
+_pools: dict[tuple[str, str | None, str], httpx.AsyncClient] = {}
+# Connections per pool. Heartbeats have a pool of their own: a process with many paused runs
+# holds a long-poll per run, and a heartbeat queued behind them would make it look dead.
+POOL_SIZE = {"main": 20, "liveness": 2}
 # APIs that answered this process at least once: losing one of those is a restart to ride out.
 _reached: set[str] = set()
 
 
-def _pool(api_url: str, api_key: str | None) -> httpx.AsyncClient:
-    """The shared httpx client for this API (created on, and used only from, the I/O loop)."""
-    key = (api_url, api_key)
+def _pool(api_url: str, api_key: str | None, lane: str = "main") -> httpx.AsyncClient:
+    """The shared httpx client for this API and lane (created on, and used only from, the I/O
+    loop)."""
+    key = (api_url, api_key, lane)
     pool = _pools.get(key)
     if pool is None:
         headers = {"x-inloop-actor": default_actor()}
@@ -165,7 +169,9 @@ def _pool(api_url: str, api_key: str | None) -> httpx.AsyncClient:
             timeout=httpx.Timeout(30.0, connect=5.0, pool=None),
             # One server process answers them all: more connections only add handshakes.
             # Requests beyond the limit queue for a free connection (no pool timeout).
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
+            limits=httpx.Limits(
+                max_connections=POOL_SIZE[lane], max_keepalive_connections=POOL_SIZE[lane]
+            ),
         )
         _pools[key] = pool
         if len(_pools) == 1:
@@ -214,6 +220,7 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
         expect: Sequence[int] = (200, 201, 204),
         idempotent: bool | None = None,
         as_run: object = None,
+        lane: str = "main",
     ) -> Any:
         """Send one request, retrying while the server cannot answer it.
 
@@ -228,7 +235,7 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
         """
         if idempotent is None:
             idempotent = method == "GET"
-        pool = _pool(self.api_url, self.api_key)
+        pool = _pool(self.api_url, self.api_key, lane)
         request_timeout = httpx.Timeout(timeout or 30.0, connect=5.0, pool=None)
         # Inside a flow run, say which run is asking (the server sets input senders from it).
         run = current_flow_run()
@@ -448,7 +455,7 @@ class InloopClient(PeopleMethods, AutomationMethods, OfferMethods):
             body = {"ids": ids, "runner_id": runner_id}
             found = await self._send(
                 "POST", "/flow_runs/heartbeat", json=body, idempotent=True,
-                as_run=ids[0] if runner_id is None else None,
+                as_run=ids[0] if runner_id is None else None, lane="liveness",
             )
             stopped.update((k, StateType(v)) for k, v in found["stopped"].items())
         return stopped

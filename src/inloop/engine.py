@@ -7,11 +7,14 @@ talk with the server happens on the I/O loop (see `inloop._dual`).
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import ctypes
 import logging
+import signal
 import sys
 import threading
 import traceback
@@ -28,7 +31,14 @@ from inloop.settings import get_settings
 if TYPE_CHECKING:
     from inloop.flows import Flow
 
-__all__ = ["FlowRunSuspended", "run_flow_async", "run_flow_sync", "view_url", "waiting_on_pause"]
+__all__ = [
+    "FlowRunCancelled",
+    "FlowRunSuspended",
+    "run_flow_async",
+    "run_flow_sync",
+    "view_url",
+    "waiting_on_pause",
+]
 
 log = logging.getLogger("inloop.engine")
 
@@ -40,15 +50,44 @@ class FlowRunSuspended(BaseException):  # a signal, not an error
     """
 
 
+class FlowRunCancelled(BaseException):  # a signal, not an error
+    """The run was cancelled (from the CLI, the UI or the API) while this process executed it.
+
+    Raised into the flow where it runs, so its process stops instead of working on for nobody:
+    a paused flow's wait is woken by the cancel, a running one learns of it at its next heartbeat
+    and is interrupted like Ctrl-C interrupts it. A BaseException, so a flow's `except Exception`
+    does not swallow it; uncaught, it ends the program with one line (logged by the engine) and
+    no traceback.
+    """
+
+    def __init__(self, run_id: str, run_name: str, by: str, where: str) -> None:
+        super().__init__(f"flow run '{run_name}' was cancelled {by} {where}")
+        self.run_id = run_id
+        self.run_name = run_name
+        self.by = by
+        self.where = where
+
+    @classmethod
+    def of(cls, run: FlowRun, where: str = "while running") -> FlowRunCancelled:
+        who = run.state.details.get("cancelled_by")
+        by = f"by {who}" if who else f"({run.state.message or 'no reason given'})"
+        return cls(str(run.id), run.name, by, where)
+
+
 class _Heartbeats:
-    """Tell the server which runs this process is still executing: every few seconds, and every
-    second or so while one of them waits on a pause (the server refuses a resume to a paused run
-    whose process went quiet, so it must soon tell a dead process from a live one).
+    """Tell the server which runs this process is still executing, and hear which of them were
+    cancelled meanwhile (the heartbeat's answer says so) to stop them.
+
+    A run waiting on a pause beats at its own interval; its wait is woken by a cancel, so only
+    running runs are stopped from here (see `stop_on_cancel`).
     """
 
     def __init__(self) -> None:
         self.active: set[str] = set()
         self.paused: set[str] = set()
+        # How to interrupt the code executing each running run (see `_stopper`).
+        self.stoppers: dict[str, Callable[[], None]] = {}
+        self.cancelled: dict[str, FlowRunCancelled] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
 
@@ -62,6 +101,8 @@ class _Heartbeats:
         with self._lock:
             self.active.discard(run_id)
             self.paused.discard(run_id)
+            self.stoppers.pop(run_id, None)
+            self.cancelled.pop(run_id, None)
 
     @contextlib.contextmanager
     def waiting_on_pause(self, run_id: str) -> Iterator[None]:
@@ -73,6 +114,24 @@ class _Heartbeats:
             with self._lock:
                 self.paused.discard(run_id)
 
+    @contextlib.contextmanager
+    def stop_on_cancel(self, run_id: str) -> Iterator[None]:
+        """While inside, a cancel of `run_id` interrupts the code running on this thread/task."""
+        with self._lock:
+            self.stoppers[run_id] = _stopper()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.stoppers.pop(run_id, None)
+
+    def cancellation(self, run_id: str) -> FlowRunCancelled | None:
+        """The cancel that interrupted `run_id`'s code: its own, or (a subflow's code runs in
+        its parent's thread or task) that of another run of this process."""
+        with self._lock:
+            found = self.cancelled.get(run_id)
+            return found or next(iter(self.cancelled.values()), None)
+
     async def _beat(self) -> None:
         loop = asyncio.get_running_loop()
         last = loop.time()
@@ -83,17 +142,94 @@ class _Heartbeats:
             with self._lock:
                 ids = list(self.active)
                 paused = bool(self.paused)
-            if not ids or not (paused or loop.time() - last >= interval):
+            due = settings.paused_heartbeat_interval_seconds if paused else interval
+            if not ids or loop.time() - last < due:
                 continue
             last = loop.time()
             try:
-                await get_client().heartbeat(ids)
+                stopped = await get_client().heartbeat(ids)
             except Exception as exc:  # the server may be restarting; try again next beat
                 log.debug("heartbeat failed: %s", exc)
+                continue
+            for run_id, state in stopped.items():
+                if state is StateType.CANCELLED:
+                    await self._stop(run_id)
+
+    async def _stop(self, run_id: str) -> None:
+        """The run was cancelled: interrupt the code running it, unless a pause's wait (which
+        the cancel wakes) will stop it anyway."""
+        try:
+            run: FlowRun = await get_client().read_flow_run(run_id)
+        except Exception as exc:  # next beat tries again
+            log.debug("could not read cancelled run %s: %s", run_id, exc)
+            return
+        with self._lock:
+            stopper = self.stoppers.get(run_id)
+            if stopper is None or run_id in self.paused or run_id in self.cancelled:
+                return
+            self.cancelled[run_id] = FlowRunCancelled.of(run)
+            stopper()
+
+
+def _stopper() -> Callable[[], None]:
+    """How another thread interrupts the flow code running here: an async flow's task is
+    cancelled; a sync flow on the main thread gets a KeyboardInterrupt as from Ctrl-C (which
+    also ends a sleep or a wait); on another thread it is raised at its next Python line."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop on this thread
+        task = None
+    if task is not None:
+        loop = task.get_loop()
+
+        def cancel_task() -> None:
+            loop.call_soon_threadsafe(task.cancel)
+
+        return cancel_task
+    if threading.current_thread() is threading.main_thread() and callable(
+        signal.getsignal(signal.SIGINT)
+    ):
+        return _thread.interrupt_main
+    ident = threading.get_ident()
+
+    def raise_there() -> None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
+        )
+
+    return raise_there
 
 
 _heartbeats = _Heartbeats()
 waiting_on_pause = _heartbeats.waiting_on_pause
+
+
+async def _stopped_by_cancel(run: FlowRun, cancel: FlowRunCancelled) -> None:
+    """The run is CANCELLED already (that is how we learned of it): say so in one line.
+
+    A run stopped by another run's cancel (its parent's, or that of a subflow it called) is
+    recorded CANCELLED too, naming that cancel.
+    """
+    _heartbeats.discard(str(run.id))
+    run_logger = logging.getLogger("inloop.flow_runs")
+    extra = {"flow_run_id": str(run.id), "flow_run_name": run.name}
+    if cancel.run_id == str(run.id):
+        run_logger.warning("Cancelled %s %s; this process stops", cancel.by, cancel.where,
+                           extra=extra)
+    else:
+        run_logger.warning("Stopped because %s", cancel, extra=extra)
+        try:
+            await get_client().set_flow_run_state(
+                run.id,
+                StateType.CANCELLED,
+                message=f"stopped because {cancel}",
+                details={"cancelled_by": f"cancel of flow run '{cancel.run_name}'"},
+            )
+        except InloopAPIError as error:
+            if error.status_code != 409:
+                raise
+    await flush_run_logs()
+    _quiet_exit(FlowRunCancelled)
 
 
 def view_url(run: FlowRun) -> str:
@@ -204,15 +340,24 @@ def _quiet_keyboard_interrupt() -> None:
     The process still ends the way an interrupted program should (killed by SIGINT: exit
     status 130 in a shell); only Python's traceback for it is left out.
     """
+    _quiet_exit(KeyboardInterrupt)
+
+
+def _quiet_exit(kind: type[BaseException]) -> None:
+    """An uncaught `kind` ends the program without a traceback (its line was logged)."""
     previous = sys.excepthook
-    if getattr(previous, "_inloop_quiet", False):
+    quiet: tuple[type[BaseException], ...] = getattr(previous, "_inloop_quiet", ())
+    if kind in quiet:
         return
+    original = getattr(previous, "_inloop_previous", previous)
+    quiet = (*quiet, kind)
 
     def hook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
-        if not issubclass(exc_type, KeyboardInterrupt):
-            previous(exc_type, exc, tb)
+        if not issubclass(exc_type, quiet):
+            original(exc_type, exc, tb)
 
-    hook._inloop_quiet = True  # type: ignore[attr-defined]
+    hook._inloop_quiet = quiet  # type: ignore[attr-defined]
+    hook._inloop_previous = original  # type: ignore[attr-defined]
     sys.excepthook = hook
 
 
@@ -279,7 +424,8 @@ def run_flow_sync(
     def call() -> Any:
         token = run_context.enter(ctx)
         try:
-            return flow.fn(*args, **kwargs)
+            with _heartbeats.stop_on_cancel(str(run.id)):
+                return flow.fn(*args, **kwargs)
         finally:
             run_context.leave(token)
 
@@ -293,7 +439,14 @@ def run_flow_sync(
     except FlowRunSuspended:
         run_sync(_finish(run, StateType.SUSPENDED))
         raise
+    except FlowRunCancelled as exc:
+        run_sync(_stopped_by_cancel(run, exc))
+        raise
     except KeyboardInterrupt as exc:
+        cancel = _heartbeats.cancellation(str(run.id))
+        if cancel is not None:  # our own interrupt, for a cancel
+            run_sync(_stopped_by_cancel(run, cancel))
+            raise cancel from None
         run_sync(_interrupt(run, exc))
         raise
     except BaseException as exc:
@@ -318,11 +471,19 @@ async def run_flow_async(
     token = run_context.enter(ctx)
     try:
         fn: Callable[..., Coroutine[Any, Any, Any]] = flow.fn
-        result = await fn(*args, **kwargs)
+        with _heartbeats.stop_on_cancel(str(run.id)):
+            result = await fn(*args, **kwargs)
     except FlowRunSuspended:
         await on_io_loop(_finish(run, StateType.SUSPENDED))
         raise
+    except FlowRunCancelled as exc:
+        await on_io_loop(_stopped_by_cancel(run, exc))
+        raise
     except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+        cancel = _heartbeats.cancellation(str(run.id))
+        if cancel is not None:  # our own task cancellation, for a cancel
+            await on_io_loop(_stopped_by_cancel(run, cancel))
+            raise cancel from None
         await on_io_loop(_interrupt(run, exc))
         raise
     except BaseException as exc:

@@ -30,7 +30,7 @@ from inloop._verdicts import judge_offers, report_rejection
 from inloop.assignees import check_assignees
 from inloop.client import InloopAPIError, ServerUnavailable, describe_detail, get_client
 from inloop.context import current_flow_run, current_task_key
-from inloop.engine import FlowRunSuspended, view_url, waiting_on_pause
+from inloop.engine import FlowRunCancelled, FlowRunSuspended, view_url, waiting_on_pause
 from inloop.input.run_input import (
     IDLE_COUNTER,
     AutomaticRunInput,
@@ -170,7 +170,8 @@ def _answer(run_input_cls: type[RunInput], stored: Any) -> Any:
 async def _wait_for_resume(
     run: FlowRun, key: str, timeout: float | None, poll_interval: float, on_timeout: str
 ) -> FlowRun:
-    # Beat often while waiting: the server refuses resumes to a paused run gone quiet.
+    # Beat at the paused interval while waiting: the server refuses resumes to a paused run
+    # silent for longer than its paused budget (INLOOP_PAUSED_HEARTBEAT_GRACE_SECONDS).
     # With on_timeout="defaults" the server resumes it at the deadline: wait for that.
     wait = None if on_timeout == "defaults" else timeout
     with waiting_on_pause(str(run.id)):
@@ -217,6 +218,9 @@ async def _wait_for_state_change(
             return current
         if current.state.type is StateType.SUSPENDED:
             raise FlowRunSuspended(key)  # suspended from elsewhere while paused: stop cleanly
+        if current.state.type is StateType.CANCELLED:
+            # Cancel means stop: the engine says so in one line and the process ends.
+            raise FlowRunCancelled.of(current, where=f"while paused (key {key})")
         if current.state.type is not StateType.PAUSED:
             raise FlowRunNotRunning(
                 f"flow run '{run.name}' stopped waiting at '{key}': it is now "

@@ -36,17 +36,24 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     # Given by a runner to the process executing a flow run: that run's token.
     run_token: str | None = None
-    # How long a runner may stay silent before the server calls its runs crashed.
-    heartbeat_grace_seconds: float = 30.0
-    heartbeat_interval_seconds: float = 5.0
+    # Liveness (see inloop.server.store.liveness). A process beats for its runs every
+    # heartbeat_interval_seconds; a run whose process has been silent for longer than its budget
+    # is marked CRASHED, with the last heartbeat, the silence and the budget in its message.
+    # A runner reports its child's exit at once (exit code or signal), so the budgets matter
+    # only for flows run without one, or when the runner's machine is lost with them. Silence is
+    # weak evidence (an overloaded machine delays beats), so each budget is many beats long.
+    heartbeat_interval_seconds: float = Field(default=5.0, gt=0)
+    # A running (or pending) run: judged after this much silence.
+    heartbeat_grace_seconds: float = Field(default=60.0, gt=0)
+    # A paused run holds no work, so it waits much longer before silence alone judges it. A
+    # resume of a paused run silent for longer is refused (409) and the run marked crashed;
+    # one within it is acknowledged, and should the process be gone after all, its crash (one
+    # running budget later) names the answer it never read, which is kept.
+    paused_heartbeat_interval_seconds: float = Field(default=5.0, gt=0)
+    paused_heartbeat_grace_seconds: float = Field(default=300.0, gt=0)
     # How long a runner's long-poll for work lasts (the server allows at most 60). The server
     # shows a deployment's runner as online while it polled within about twice this.
     runner_poll_seconds: float = Field(default=30.0, gt=0, le=60)
-    # A process waiting on a pause beats this often; once it has been silent for the grace, the
-    # server refuses a resume (409) and marks the run crashed, instead of acknowledging an answer
-    # nothing would read. Shorter than the running grace: a paused process has nothing else to do.
-    paused_heartbeat_interval_seconds: float = 1.0
-    paused_heartbeat_grace_seconds: float = 8.0
     # How long a resume of a pause that opted in to validate_before_resume waits for the paused
     # flow's verdict; past it the resume goes ahead unjudged (the flow validates afterwards).
     validate_timeout_seconds: float = Field(default=5.0, ge=0, le=60)

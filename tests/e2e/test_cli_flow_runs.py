@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -203,6 +204,100 @@ def test_cancel_moves_a_running_run_to_cancelled(server: Any) -> None:
 
     again = cli(server, "flow-run", "cancel", run["id"])
     assert_clean_error(again, run["name"], "Cancelled")
+
+
+CANCELLED_SCRIPTS = {
+    "running-sync": """
+import time
+from inloop import flow
+
+@flow(name="cancel-running-sync")
+def busy():
+    print("working", flush=True)
+    while True:
+        time.sleep(0.2)
+
+busy()
+""",
+    "running-async": """
+import asyncio
+from inloop import flow
+
+@flow(name="cancel-running-async")
+async def busy():
+    print("working", flush=True)
+    while True:
+        await asyncio.sleep(0.2)
+
+asyncio.run(busy())
+""",
+    "tasks": """
+import time
+from inloop import flow, task
+
+@task
+def step(i: int) -> int:
+    time.sleep(0.1)
+    return i
+
+@flow(name="cancel-tasks")
+def steps():
+    print("working", flush=True)
+    for i in range(100_000):
+        step(i)
+
+steps()
+""",
+    "paused-sync": """
+from inloop import flow, pause_flow_run
+
+@flow(name="cancel-paused-sync")
+def ask():
+    print("working", flush=True)
+    return pause_flow_run(wait_for_input=int)
+
+ask()
+""",
+}
+
+
+@pytest.mark.parametrize("case", list(CANCELLED_SCRIPTS))
+def test_cancel_stops_the_flow_process_with_one_line(
+    server: Any, run_flow_script: Any, wait_for: Any, case: str
+) -> None:
+    # A quick heartbeat so a running flow hears of the cancel soon (the default is 5 s); a
+    # flow of tasks is stopped before its next task, so there no heartbeat comes in time.
+    interval = "600" if case == "tasks" else "0.5"
+    process = run_flow_script(
+        CANCELLED_SCRIPTS[case], env={"INLOOP_HEARTBEAT_INTERVAL_SECONDS": interval}
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "working"
+    expected = "PAUSED" if case.startswith("paused") else "RUNNING"
+    with api(server) as http:
+
+        def live_run() -> Any:
+            found = http.get(
+                "/flow_runs", params={"flow_name": f"cancel-{case}", "state": expected}
+            ).json()
+            return found[0] if found else None
+
+        run = wait_for(live_run, timeout=60)
+        result = cli(server, "flow-run", "cancel", run["name"])
+        assert result.returncode == 0, result.stderr
+        # No timed assert: it must end on its own (communicate's timeout only guards the test).
+        _, err = process.communicate(timeout=60)
+        after = http.get(f"/flow_runs/{run['id']}").json()
+    assert process.returncode != 0, err
+    assert "Traceback" not in err, err
+    said = [line for line in err.splitlines() if "Cancelled" in line]
+    where = {"paused-sync": r"while paused \(key paused-1\)", "tasks": "before task 'step-[^']+'"}
+    assert len(said) == 1, err
+    by = after["state"]["details"]["cancelled_by"]
+    line = rf"Flow run '{run['name']}' - Cancelled by {re.escape(by)} "
+    assert re.search(line + where.get(case, "while running") + "; this process stops$",
+                     said[0]), err
+    assert after["state"]["type"] == "CANCELLED"
 
 
 @pytest.mark.parametrize(

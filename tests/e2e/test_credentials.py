@@ -9,6 +9,7 @@ needs one and keeps its runs).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -94,15 +95,87 @@ def test_a_run_token_stops_working_when_its_run_is_final(team: Team) -> None:
         assert started.status_code == 200, started.text
         done = as_run.post(f"/flow_runs/{run['id']}/set_state", json={"type": "COMPLETED"})
         assert done.status_code == 200, done.text
-        after = as_run.get(f"/flow_runs/{run['id']}")
-        assert after.status_code == 401
-        assert "is over (Completed)" in after.json()["detail"]
+        # All it keeps is hearing how its run ended: a heartbeat (which writes nothing for a
+        # finished run) and a read of its own run. Nothing else, not even reading another run.
+        beat = as_run.post("/flow_runs/heartbeat", json={"ids": [run["id"]]})
+        assert beat.status_code == 200 and beat.json()["stopped"] == {run["id"]: "COMPLETED"}
+        assert as_run.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "COMPLETED"
+        other = as_run.get(f"/flow_runs/{team.run()['id']}")
+        assert other.status_code == 401
+        assert "is over (Completed)" in other.json()["detail"]
         assert as_run.post("/logs", json=[_log(run["id"])]).status_code == 401
+        assert as_run.get("/flow_runs").status_code == 401
     # A user's token with it: the user's own rights stand, the run's grants are gone.
     with api(team.info, team.tokens["olive"], run_token=run["run_token"]) as both:
         assert both.get(f"/flow_runs/{run['id']}").status_code == 200
         refused = both.post("/logs", json=[_log(run["id"])])
         assert refused.status_code == 403 and "is over" in refused.json()["detail"]
+
+
+BUSY_FLOW = """
+import time
+from inloop import flow
+
+@flow(name="creds-busy")
+def busy():
+    print("working", flush=True)
+    while True:
+        time.sleep(0.2)
+
+if __name__ == "__main__":
+    busy()
+"""
+
+
+@pytest.mark.parametrize("credential", ["operator", "run token only"])
+def test_a_cancel_stops_a_flow_process_in_users_mode(
+    team: Team, tmp_path: Path, credential: str
+) -> None:
+    """The process hears of the cancel through its heartbeat even though its run is over (and
+    with it the run's grants): with an operator's token, or with nothing but its run token."""
+    script = tmp_path / "busy.py"
+    script.write_text(BUSY_FLOW)
+    env = {**os.environ, "INLOOP_API_URL": team.info.api_url, "INLOOP_HOME": str(tmp_path),
+           "INLOOP_HEARTBEAT_INTERVAL_SECONDS": "0.5"}
+    env.pop("INLOOP_RUN_TOKEN", None)
+    if credential == "operator":
+        env["INLOOP_API_KEY"] = team.tokens["olive"]
+        process = subprocess.Popen([sys.executable, str(script)], env=env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    else:
+        # A run made for it, handed over as a runner hands a claimed run to its child.
+        run = team.run()
+        env.pop("INLOOP_API_KEY", None)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "inloop._execute"], env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        assert process.stdin is not None
+        job = {"flow_run_id": run["id"], "run_token": run["run_token"],
+               "entrypoint": f"{script}:busy", "parameters": {}}
+        process.stdin.write(json.dumps(job) + "\n")
+        process.stdin.flush()  # and kept open, as the runner keeps it while it lives
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "working", process.stderr
+        with api(team.info, team.tokens["root"]) as root:
+            # The run-token case runs the run made for it (flow "creds").
+            flow_name = "creds-busy" if credential == "operator" else "creds"
+            running = wait_for(lambda: root.get(
+                "/flow_runs", params={"flow_name": flow_name, "state": "RUNNING"}
+            ).json(), timeout=60)
+            assert len(running) == 1
+            assert root.post(f"/flow_runs/{running[0]['id']}/cancel").status_code == 200
+        # It ends on its own (the timeout only guards the test).
+        process.wait(timeout=60)
+        _, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode != 0, err
+    assert "Traceback" not in err, err
+    assert len([line for line in err.splitlines() if "Cancelled by root" in line]) == 1, err
 
 
 def _log(run_id: str) -> dict[str, Any]:

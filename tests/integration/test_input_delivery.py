@@ -173,7 +173,10 @@ def test_resume_of_a_killed_paused_process_is_refused(
 ) -> None:
     target = server_factory(activate=True, INLOOP_PAUSED_HEARTBEAT_GRACE_SECONDS=str(PAUSED_GRACE))
     client = get_client()
-    process = run_flow_script(PAUSING_SCRIPT)
+    # Beats well within the short grace, so only the kill can make it silent.
+    process = run_flow_script(
+        PAUSING_SCRIPT, env={"INLOOP_PAUSED_HEARTBEAT_INTERVAL_SECONDS": "0.5"}
+    )
 
     def paused_run() -> Any:
         found = client.read_flow_runs(flow_name="paused-then-killed", state=StateType.PAUSED)

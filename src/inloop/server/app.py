@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop import __version__
+from inloop.schemas import StateType
 from inloop.server import answering
 from inloop.server.access import ROLES
 from inloop.server.api import (
@@ -53,16 +53,16 @@ from inloop.server.oidc import OidcConfig, Provider
 from inloop.server.passwords import PasswordChecks
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
+from inloop.server.silence import REAPER_INTERVAL_SECONDS, Hearing
 from inloop.server.sso_logins import SsoLogins
 from inloop.server.store import events as event_store
-from inloop.server.store import runs, secrets
+from inloop.server.store import liveness, runs, secrets
 from inloop.server.throttle import AddressFailures, Backoff
 from inloop.settings import Settings, get_settings
 
 __all__ = ["create_app"]
 
 UI_DIR = Path(__file__).parent / "ui"
-REAPER_INTERVAL_SECONDS = 1.0
 log = logging.getLogger("inloop.server")
 
 PLACEHOLDER = """<!doctype html><html><head><title>inloop</title></head><body>
@@ -72,29 +72,25 @@ The web UI has not been built: run <code>npm ci &amp;&amp; npm run build</code> 
 </p></body></html>"""
 
 
-async def _reaper(db: Database, settings: Settings) -> None:
+async def _reaper(db: Database, settings: Settings, hearing: Hearing) -> None:
     """Fail runs whose pause timed out (or resume those that chose their defaults); mark runs
-    whose process went silent as crashed."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    whose process has been silent for longer than its budget as crashed (store/liveness),
+    counting silence only while this server could hear it (server/silence)."""
     while True:
         try:
             async with db.transaction() as tx:
                 await runs.expire_overdue_pauses(tx)
             await answering.resume_overdue_with_defaults(db)
-            # Heartbeats could not reach a server that was down: after a restart, give every
-            # live process one grace period to check in before calling its runs crashed.
-            # Paused processes beat more often, so they get a shorter grace (both ways).
-            up = loop.time() - started
-            running_grace = settings.heartbeat_grace_seconds
-            paused_grace = settings.paused_heartbeat_grace_seconds
-            if up > min(running_grace, paused_grace):
+            hearing.pass_done()
+            heard = hearing.heard_for()
+            budgets = {
+                state: budget
+                for state, budget in silence_budgets(settings).items()
+                if heard > budget
+            }
+            if budgets:
                 async with db.transaction() as tx:
-                    await runs.mark_silent_runs_crashed(
-                        tx,
-                        running_grace if up > running_grace else None,
-                        paused_grace if up > paused_grace else None,
-                    )
+                    await liveness.mark_silent_runs_crashed(tx, budgets)
         except asyncio.CancelledError:
             raise
         except Exception:  # the reaper must outlive a database hiccup
@@ -132,6 +128,16 @@ async def _prune_events(db: Database, keep_days: float, every: float) -> None:
         await asyncio.sleep(every)
 
 
+def silence_budgets(settings: Settings) -> liveness.Budgets:
+    """How long each live state's process may be silent before its run is judged crashed."""
+    running = settings.heartbeat_grace_seconds
+    return {
+        StateType.PENDING: running,
+        StateType.RUNNING: running,
+        StateType.PAUSED: settings.paused_heartbeat_grace_seconds,
+    }
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; OidcConfigError (naming the setting) when the SSO settings are wrong."""
     settings = settings or get_settings()
@@ -148,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # One key, two salts: a run token is never a valid link, nor the other way round.
         app.state.link_tokens = LinkTokens(signing_key)
         app.state.sso_logins = SsoLogins(signing_key)  # a third salt: SSO sign-ins under way
-        app.state.started_at = time.monotonic()
+        app.state.hearing = Hearing()
         app.state.identity = Identity(
             db, settings.api_key, app.state.run_tokens, sso=oidc is not None
         )
@@ -156,7 +162,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.password_check_concurrency, settings.password_check_queue
         )
         app.state.address_failures = AddressFailures(Backoff.for_addresses(settings))
-        reaper = asyncio.create_task(_reaper(db, settings), name="inloop-reaper")
+        reaper = asyncio.create_task(
+            _reaper(db, settings, app.state.hearing), name="inloop-reaper"
+        )
         background = [reaper]
         if settings.events_keep_days is not None:
             background.append(asyncio.create_task(

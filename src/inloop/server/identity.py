@@ -127,11 +127,18 @@ class Identity:
         """Forget the cached answer (this replica just added a user)."""
         self._checked_at = float("-inf")
 
-    async def resolve(self, headers: dict[bytes, bytes], required: bool) -> Principal | None:
+    async def resolve(
+        self,
+        headers: dict[bytes, bytes],
+        required: bool,
+        method: str = "GET",
+        path: str = "",
+    ) -> Principal | None:
         """The principal for these request headers; 401 when credentials are missing or bad.
 
         With `required` False (public paths in users mode), missing or bad credentials give
-        None instead.
+        None instead. `method` and `path` matter only for a run token whose run is over (see
+        `hears_its_end`).
         """
         mode = await self.mode()
         required = required or mode == "shared-key"
@@ -167,7 +174,7 @@ class Identity:
                     raise
                 return None
             ended = await self.liveness.over(run_id)
-            if ended is not None:
+            if ended is not None and not hears_its_end(method, path, run_id):
                 return _refuse(
                     required,
                     f"the run token in the {RUN_TOKEN_HEADER} header no longer works: its flow "
@@ -250,6 +257,19 @@ class Identity:
         self.liveness.close()
 
 
+def hears_its_end(method: str, path: str, run_id: str) -> bool:
+    """What a run's token still does once its run is over: learn how it ended.
+
+    Its process heartbeats, and the answer names the runs that were stopped (a heartbeat
+    writes nothing for a finished run); then it reads its own run to say who cancelled it and
+    stops. Without this, a flow process holding only its run token would never hear of the
+    cancel that ended its run and would run on. Nothing else: every other request is a 401.
+    """
+    return (method == "POST" and path == "/api/flow_runs/heartbeat") or (
+        method == "GET" and path == f"/api/flow_runs/{run_id}"
+    )
+
+
 def _user_principal(user: dict[str, Any], via_cookie: bool = False) -> Principal:
     return Principal(
         user["name"], "user", user["role"], tuple(user["groups"]), via_cookie=via_cookie
@@ -296,7 +316,9 @@ class IdentityMiddleware:
         identity: Identity = scope["app"].state.identity
         headers = dict(scope["headers"])
         try:
-            principal = await identity.resolve(headers, required=path not in PUBLIC_PATHS)
+            principal = await identity.resolve(
+                headers, required=path not in PUBLIC_PATHS, method=scope["method"], path=path
+            )
         except Unauthorized as exc:
             await send_json_error(send, 401, str(exc.detail))
             return

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import Request
 
 from inloop.server.access import Answerer, Principal
 from inloop.server.database.engine import Database
 from inloop.server.identity import PRINCIPAL_KEY, Identity
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
+from inloop.server.silence import Hearing
 
 __all__ = [
     "actor",
@@ -79,12 +78,13 @@ async def calling_run(request: Request) -> str | None:
 async def paused_grace(request: Request) -> float | None:
     """After how many silent seconds a paused run's process counts as gone.
 
-    None while this server is younger than that grace: a live process had no server to beat to
-    while it was down, and gets one grace period to check in again.
+    None while this server has heard heartbeats for less than that (it started, or was stalled,
+    more recently: see server/silence): a live process could not beat to it meanwhile, and
+    gets one grace period to check in again.
     """
     grace: float = request.app.state.settings.paused_heartbeat_grace_seconds
-    started: float = request.app.state.started_at
-    return grace if time.monotonic() - started > grace else None
+    hearing: Hearing = request.app.state.hearing
+    return grace if hearing.heard_for() > grace else None
 
 
 async def validate_timeout(request: Request) -> float:

@@ -55,6 +55,9 @@ async def read_task_result(
             f"flow run '{run.name}' is Suspended; task '{task_key}' runs when the flow run is "
             "resumed and executed again"
         )
+    if stored is None and run.state.type is StateType.CANCELLED:
+        # Likewise a cancelled run stops at its next task (if no heartbeat stopped it first).
+        raise Conflict(f"flow run '{run.name}' is Cancelled; task '{task_key}' does not run")
     if stored is None:
         raise NotFound(
             f"no stored result for task key '{task_key}' of flow run '{run.name}' "

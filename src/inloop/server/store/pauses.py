@@ -25,7 +25,7 @@ from inloop.server.access import Answerer, PauseRules, check_may_answer, refusal
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import flow_runs, utcnow
 from inloop.server.errors import Conflict, Invalid
-from inloop.server.store import events, inputs, runs
+from inloop.server.store import events, inputs, liveness, runs
 
 __all__ = [
     "TIMEOUT_ACTOR",
@@ -128,8 +128,8 @@ async def pause_run(
         "pause_allow_self_approval": request.allow_self_approval,
     }
     if row.heartbeat_at is not None:
-        # A beating process asks for this pause, so it is alive now; from here on it beats
-        # often (see resume_run). A run nothing ever beat for is never judged by silence.
+        # A beating process asks for this pause, so it is alive now (see resume_run and
+        # store/liveness). A run nothing ever beat for is never judged by silence.
         extra["heartbeat_at"] = now
     return await runs.write_state(
         tx, row, new, None, details, extra, actor=actor, remote=remote
@@ -354,8 +354,15 @@ async def resume_run(
         and row.heartbeat_at is not None
         and (utcnow() - row.heartbeat_at).total_seconds() > waiter_grace
     ):
+        # The same judgement, budget and words as the reaper's (store/liveness), made now so
+        # the answer is refused rather than acknowledged to a process that is gone.
         return await runs.write_state(
-            tx, row, StateType.CRASHED, runs.silence_message(row.heartbeat_at)
+            tx,
+            row,
+            StateType.CRASHED,
+            liveness.silence_message(current, row.heartbeat_at, waiter_grace),
+            liveness.silence_details(row.heartbeat_at, waiter_grace),
+            actor="server",
         )
     if row.pause_deadline is not None and row.pause_deadline < utcnow():
         if row.pause_on_timeout == "defaults":

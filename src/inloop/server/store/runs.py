@@ -41,13 +41,11 @@ __all__ = [
     "list_runs",
     "lock_for_inputs",
     "lock_run",
-    "mark_silent_runs_crashed",
     "read_run",
     "require_run",
     "require_run_exists",
     "resolve_runs",
     "set_state",
-    "silence_message",
     "state_history",
     "states_of",
     "to_flow_run",
@@ -474,89 +472,6 @@ async def heartbeat(tx: Tx, run_ids: list[str], runner_id: str | None = None) ->
         .values(**values)
     )
     return int(result.rowcount or 0)
-
-
-def _silence_cutoffs(
-    grace_seconds: float | None, paused_grace_seconds: float | None
-) -> dict[StateType, datetime]:
-    """For each judged state: a run in it whose last heartbeat is older than this is silent."""
-    now = utcnow()
-    cutoffs = {}
-    if grace_seconds is not None:
-        cutoff = now - timedelta(seconds=grace_seconds)
-        cutoffs = {S.PENDING: cutoff, S.RUNNING: cutoff, S.PAUSED: cutoff}
-    if paused_grace_seconds is not None:
-        cutoffs[S.PAUSED] = now - timedelta(seconds=paused_grace_seconds)
-    return cutoffs
-
-
-def silence_message(last_heartbeat: datetime) -> str:
-    return (
-        "the process running this flow run stopped answering "
-        f"(last heartbeat {last_heartbeat.isoformat()}); it was marked crashed"
-    )
-
-
-async def mark_silent_runs_crashed(
-    tx: Tx, grace_seconds: float | None, paused_grace_seconds: float | None = None
-) -> list[str]:
-    """Runs whose process stopped heartbeating are not running: say so (CRASHED).
-
-    A paused process beats more often than a running one, so it may have its own, shorter
-    grace; a grace of None judges no run by it.
-    """
-    cutoffs = _silence_cutoffs(grace_seconds, paused_grace_seconds)
-    if not cutoffs:
-        return []
-    silent = sa.or_(
-        *(
-            sa.and_(flow_runs.c.state_type == state.value, flow_runs.c.heartbeat_at < cutoff)
-            for state, cutoff in cutoffs.items()
-        )
-    )
-    rows = await tx.execute(RUN_SELECT.where(silent).limit(100))
-    crashed = []
-    for row in rows.all():
-        locked = await lock_run(tx, row.id)
-        cutoff = cutoffs.get(StateType(locked.state_type))
-        if cutoff is None or locked.heartbeat_at is None or locked.heartbeat_at >= cutoff:
-            continue  # it beat, or moved on, meanwhile
-        message = silence_message(locked.heartbeat_at)
-        details: dict[str, Any] = {}
-        unread = await _answer_left_unread(tx, locked)
-        if unread is not None:
-            message += (
-                f"; the answer to '{locked.pause_key}' stored at {unread.isoformat()} may never "
-                f"have been read (no word from the process since): it is kept as input "
-                f"'{locked.pause_key}-response'"
-            )
-            details["unread_answer"] = f"{locked.pause_key}-response"
-        await write_state(
-            tx, locked, S.CRASHED, message=message, details=details, actor="server"
-        )
-        crashed.append(row.id)
-    return crashed
-
-
-# A resumed process beats again within a paused heartbeat interval of reading its answer.
-UNREAD_ANSWER_WINDOW = timedelta(seconds=1)
-
-
-async def _answer_left_unread(tx: Tx, row: Any) -> datetime | None:
-    """When the answer to the run's last pause came just before its process fell silent.
-
-    A resume is acknowledged only while the paused process is heard from; it may still die in
-    the moment after. Its crash then says so, and where the answer waits, rather than letting an
-    acknowledged answer vanish without a word.
-    """
-    from inloop.server.store import inputs  # inputs locks runs through this module
-
-    if StateType(row.state_type) is not S.RUNNING or not row.pause_key:
-        return None
-    answer = await inputs.read_input(tx, row.id, f"{row.pause_key}-response")
-    if answer is None or row.heartbeat_at - answer.created > UNREAD_ANSWER_WINDOW:
-        return None
-    return answer.created
 
 
 async def expire_overdue_pauses(tx: Tx, grace_seconds: float = 2.0) -> list[str]:
