@@ -298,7 +298,7 @@ class InboxItem(BaseModel):
     description_first_line: str | None = None
     waiting_since: datetime
     deadline: datetime | None = None
-    # Whether the caller may answer this pause (see inloop.server.answer_rules).
+    # Whether the caller may answer this pause (see inloop.server.access).
     can_answer: bool = True
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from inloop.assignees import check_assignees
 from inloop.flow_runs import pause_flow_run, suspend_flow_run
-from inloop.server.answer_rules import Answerer, PauseRules, refusal
+from inloop.server.access import Answerer, PauseRules, refusal
 
 FAY = Answerer("fay", "fay", ("finance",), "responder")
 RICK = Answerer("rick", "rick", ("ops",), "responder")

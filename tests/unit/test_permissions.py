@@ -10,9 +10,8 @@ from typing import Any
 import inloop.server.api
 from inloop import client
 from inloop.server import run_tokens
+from inloop.server.access import PERMISSIONS, ROLES, RUN_GRANTS
 from inloop.server.api import deployments as deployments_api
-from inloop.server.permissions import PERMISSIONS, RUN_GRANTS
-from inloop.server.store.users import ROLES
 
 # Answered to anyone the middleware let through: liveness, sign-in itself, and a signed resume
 # link (its token is the credential).

@@ -62,8 +62,8 @@ def _check_can_bind(host: str, port: int) -> None:
 
 def _check_sso(settings: Settings) -> None:
     """Refuse to start with wrong INLOOP_OIDC_* settings, in one line naming the setting."""
+    from inloop.server.access import ROLES
     from inloop.server.oidc import OidcConfig, OidcConfigError
-    from inloop.server.store.users import ROLES
 
     try:
         OidcConfig.from_settings(settings, ROLES)

@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inloop import __version__
 from inloop.schemas import StateType
+from inloop.server import answering
+from inloop.server.access import ROLES
 from inloop.server.api import (
     automations,
     blocks,
@@ -54,8 +56,7 @@ from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMi
 from inloop.server.silence import REAPER_INTERVAL_SECONDS, Hearing
 from inloop.server.sso_logins import SsoLogins
 from inloop.server.store import events as event_store
-from inloop.server.store import liveness, pauses, runs, secrets
-from inloop.server.store.users import ROLES
+from inloop.server.store import liveness, runs, secrets
 from inloop.server.throttle import AddressFailures, Backoff
 from inloop.settings import Settings, get_settings
 
@@ -79,8 +80,7 @@ async def _reaper(db: Database, settings: Settings, hearing: Hearing) -> None:
         try:
             async with db.transaction() as tx:
                 await runs.expire_overdue_pauses(tx)
-            async with db.transaction() as tx:
-                await pauses.resume_overdue_with_defaults(tx)
+            await answering.resume_overdue_with_defaults(db)
             hearing.pass_done()
             heard = hearing.heard_for()
             budgets = {

@@ -8,13 +8,14 @@
 
 In every mode a flow run's process may also prove itself with its run token alone (not in open
 mode, where it needs nothing): it is then the run itself (role `run`, see RUN_GRANTS in
-`inloop.server.permissions`), until the run is over. A token that comes with a user's credential
+`inloop.server.access`), until the run is over. A token that comes with a user's credential
 (a script started with INLOOP_API_KEY) adds its run's grants to what the user may do. In users
 mode the server's INLOOP_API_KEY stays a way in as `api-key` with the admin role, so a
 configured key never locks its operator out.
 
 `IdentityMiddleware` resolves the principal once and keeps it on the request scope; routes ask
-for a permission with `require(...)` (see `inloop.server.permissions`) and for the actor with
+for a permission with `require(...)` (see `inloop.server.permissions`; the rules are in
+`inloop.server.access`) and for the actor with
 `inloop.server.api.deps.actor`. Whether users exist is cached: learning that they do is final
 (users are disabled, never deleted), learning that they do not is re-checked every few seconds,
 so a replica notices the first user another replica added, and open mode costs no query per
@@ -30,11 +31,11 @@ import hmac
 import ipaddress
 import re
 import time
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from inloop.server.access import Principal
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Unauthorized
@@ -55,7 +56,6 @@ __all__ = [
     "Identity",
     "IdentityMiddleware",
     "Mode",
-    "Principal",
     "is_loopback",
 ]
 
@@ -77,25 +77,6 @@ PUBLIC_PATHS = frozenset(
 # of token characters, so no other route (and no route added later) can hide behind it.
 LINK_PATH = re.compile(r"/api/links/[A-Za-z0-9_.\-]+")
 LINK_METHODS = frozenset({"GET", "POST"})
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a request speaks for, and with which role."""
-
-    name: str
-    kind: Literal["local", "api-key", "user", "run"]
-    role: str
-    groups: tuple[str, ...] = ()
-    # The flow run whose token came with the request: the whole principal for kind "run", an
-    # addition to a user's (or the API key's) rights otherwise.
-    run_id: str | None = None
-    via_cookie: bool = False
-
-    @property
-    def actor(self) -> str:
-        """The name stored in state history and events."""
-        return self.name
 
 
 def is_loopback(host: str | None) -> bool:

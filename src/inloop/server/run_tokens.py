@@ -13,7 +13,7 @@ more fields under their own salt.
 
 A token speaks for its run only while the run lives: once the run is final, the server answers
 401 saying the run is over (see `RunLiveness`). What a token may do is in
-`inloop.server.permissions.RUN_GRANTS`.
+`inloop.server.access.RUN_GRANTS`.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from inloop.automations import AutomationFile, NotifyAction
 from inloop.bounds import Text
+from inloop.server.access import PERMISSIONS, Principal
 from inloop.server.api.deps import actor, get_db
 from inloop.server.api.params import Name
 from inloop.server.api.responses import errors
@@ -25,8 +26,7 @@ from inloop.server.automations.templates import check_templates
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import UUID_LEN
 from inloop.server.errors import Conflict, Invalid
-from inloop.server.identity import Principal
-from inloop.server.permissions import PERMISSIONS, principal, require
+from inloop.server.permissions import principal, require
 from inloop.server.store import automations as store
 
 router = APIRouter(tags=["automations"])

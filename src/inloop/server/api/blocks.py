@@ -9,12 +9,12 @@ from pydantic import BaseModel, ConfigDict
 
 from inloop.bounds import JsonValue, Text
 from inloop.schemas import BlockDocument
+from inloop.server.access import Principal, check_block_write
 from inloop.server.api.deps import get_db
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import NotFound
-from inloop.server.identity import Principal
-from inloop.server.permissions import check_block_write, principal, require
+from inloop.server.permissions import principal, require, run_facts
 from inloop.server.store import blocks
 
 router = APIRouter(prefix="/blocks", tags=["blocks"])
@@ -55,7 +55,7 @@ async def save_block(
     caller: Principal = Depends(principal),
     db: Database = Depends(get_db),
 ) -> BlockDocument:
-    await check_block_write(request, caller, name)
+    await check_block_write(run_facts(request), caller, name)
     async with db.transaction() as tx:
         return await blocks.save_block(tx, block_type, name, body.value, body.overwrite)
 
@@ -71,7 +71,7 @@ async def delete_block(
     caller: Principal = Depends(principal),
     db: Database = Depends(get_db),
 ) -> None:
-    await check_block_write(request, caller, name)
+    await check_block_write(run_facts(request), caller, name)
     async with db.transaction() as tx:
         if not await blocks.delete_block(tx, block_type, name):
             raise NotFound(f"no {block_type} block named {name!r}")

@@ -10,14 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import JsonObject, Text
 from inloop.schemas import Deployment, DeploymentCreate, FlowRun, FlowRunWithToken, StateType
+from inloop.server.access import Principal, check_run_targets
 from inloop.server.api.deps import get_db, remote_address, run_tokens
 from inloop.server.api.params import DeploymentId, Name
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Invalid
-from inloop.server.identity import Principal
-from inloop.server.permissions import check_run_targets, principal, require
+from inloop.server.permissions import principal, require, run_facts
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import deployments, runs
 from inloop.server.store.pauses import UnusableSchema, schema_problem, validate_against_schema
@@ -118,7 +118,8 @@ async def _schedule(
 ) -> FlowRun:
     # A run token runs a deployment only as its own subflow (run_deployment's default).
     await check_run_targets(
-        request, caller, "deployments:run", [body.parent_flow_run_id], "parent_flow_run_id"
+        run_facts(request), caller, "deployments:run", [body.parent_flow_run_id],
+        "parent_flow_run_id",
     )
     _check_parameters(deployment, body.parameters)
     async with db.transaction() as tx:

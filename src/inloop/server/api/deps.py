@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from inloop.server.answer_rules import Answerer
+from inloop.server.access import Answerer, Principal
 from inloop.server.database.engine import Database
-from inloop.server.identity import PRINCIPAL_KEY, Identity, Principal
+from inloop.server.identity import PRINCIPAL_KEY, Identity
 from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.silence import Hearing
 
@@ -40,7 +40,7 @@ async def actor(request: Request) -> str:
 
 
 async def answerer(request: Request) -> Answerer:
-    """The caller as `answer_rules` sees them: actor, user name, groups and role."""
+    """The caller as `access` (the answer rules) sees them: actor, user name, groups and role."""
     principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
     if principal is None:
         return Answerer("anonymous", None, (), "viewer")

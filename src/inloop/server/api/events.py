@@ -9,12 +9,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 
 from inloop.schemas import Event
+from inloop.server.access import Principal
 from inloop.server.api.deps import get_db
 from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import Invalid
-from inloop.server.identity import Principal
 from inloop.server.permissions import principal, require
 from inloop.server.store import events, runs
 from inloop.server.wakeups import wait_until

@@ -20,8 +20,8 @@ from inloop.schemas import (
     State,
     StateType,
 )
-from inloop.server.answer_rules import Answerer
-from inloop.server.api import resuming
+from inloop.server import answering
+from inloop.server.access import Answerer, Principal, check_run_targets
 from inloop.server.api.deps import (
     actor,
     answerer,
@@ -37,8 +37,7 @@ from inloop.server.api.params import Cursor, Offset, RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import Conflict, NotFound
-from inloop.server.identity import Principal
-from inloop.server.permissions import check_run_targets, principal, require
+from inloop.server.permissions import principal, require, run_facts
 from inloop.server.run_tokens import RunTokens
 from inloop.server.store import pauses, runs
 from inloop.server.wakeups import wait_until
@@ -80,7 +79,7 @@ async def create_flow_run(
     With a run token, only a child of the calling run (a subflow).
     """
     await check_run_targets(
-        request, caller, "runs:create", [body.parent_flow_run_id], "parent_flow_run_id"
+        run_facts(request), caller, "runs:create", [body.parent_flow_run_id], "parent_flow_run_id"
     )
     async with db.transaction() as tx:
         run = await runs.create_run(
@@ -163,7 +162,7 @@ async def heartbeat(
     caller: Principal = Depends(principal),
     db: Database = Depends(get_db),
 ) -> HeartbeatResponse:
-    await check_run_targets(request, caller, "runs:heartbeat", body.ids, "ids")
+    await check_run_targets(run_facts(request), caller, "runs:heartbeat", body.ids, "ids")
     async with db.transaction() as tx:
         await runs.heartbeat(tx, body.ids, body.runner_id)
     async with db.read() as conn:
@@ -312,9 +311,9 @@ async def resume(
     db: Database = Depends(get_db),
 ) -> FlowRun:
     """Answer a pause. 403 naming the rule when the pause's assignees or self-approval rule
-    refuse the caller (see inloop.server.answer_rules); the refusal is recorded as an event."""
+    refuse the caller (see inloop.server.access); the refusal is recorded as an event."""
     run_input = body.run_input if body is not None else None
-    return await resuming.resume(
+    return await answering.resume(
         db, flow_run_id, run_input, answerer=by, users_mode=people, grace=grace,
         remote=remote, verdict_wait=verdict_wait,
     )

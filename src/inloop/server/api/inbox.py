@@ -1,6 +1,6 @@
 """The inbox: every run waiting for a person, oldest first.
 
-In users mode each person sees what waits for them: the pauses `answer_rules` lets them answer.
+In users mode each person sees what waits for them: the pauses `access.refusal` lets them answer.
 Operators and admins may ask for everything (`all=true`), each item with its `can_answer`.
 Open and shared-key servers list every waiting run, as they always have.
 """
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from inloop import __version__
 from inloop.schemas import FlowRun, InboxItem
-from inloop.server.answer_rules import Answerer, refusal
+from inloop.server.access import Answerer, refusal
 from inloop.server.api.deps import answerer, get_db, users_mode
 from inloop.server.api.params import Offset
 from inloop.server.api.responses import errors

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from inloop.schemas import INPUT_KEY_PATTERN, FlowRunInput, InputCreate, InputFilter
-from inloop.server.answer_rules import AnswerRefused
+from inloop.server.access import AnswerRefused
 from inloop.server.api.deps import actor, calling_run, get_db, remote_address
 from inloop.server.api.fast_json import json_response
 from inloop.server.api.params import RunId

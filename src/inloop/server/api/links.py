@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import Text
 from inloop.schemas import FlowRun, ResumeRequest
-from inloop.server.answer_rules import Answerer, check_may_answer
-from inloop.server.api import resuming
+from inloop.server import answering
+from inloop.server.access import Answerer, check_may_answer
 from inloop.server.api.deps import (
     actor,
     answerer,
@@ -201,22 +201,16 @@ async def use_link(
     A used, superseded or expired link is a 409 whose `link` describes it like the GET does.
     """
     link_id = _link_id(tokens, token)
-    async with db.read() as conn:
-        link = await links.read_link(conn, link_id)
-        # Judged with its maker as they stand now, as well as its recipient.
-        made_by = await links.maker(conn, link.created_by)
-        by = await links.answerer_for(conn, link.recipient, made_by=made_by)
     try:
-        run = await resuming.resume(
+        # Judged with its maker as they stand now, as well as its recipient.
+        run = await answering.answer_link(
             db,
-            link.flow_run_id,
+            link_id,
             body.run_input if body is not None else None,
-            answerer=by,
             users_mode=people,
             grace=grace,
             remote=remote,
             verdict_wait=verdict_wait,
-            link_id=link.id,
         )
     except links.LinkUnusable as exc:
         view = LinkView.model_validate(exc.link).model_dump(mode="json", by_alias=True)

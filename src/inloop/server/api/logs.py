@@ -8,12 +8,12 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel
 
 from inloop.schemas import LogCreate, LogRecord
+from inloop.server.access import Principal, check_run_targets
 from inloop.server.api.deps import get_db
 from inloop.server.api.params import Cursor, RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
-from inloop.server.identity import Principal
-from inloop.server.permissions import check_run_targets, principal, require
+from inloop.server.permissions import principal, require, run_facts
 from inloop.server.store import logs, runs
 from inloop.server.wakeups import wait_until
 
@@ -36,7 +36,7 @@ async def append_logs(
 ) -> Stored:
     """Store a batch of records; with a run token, only records of its run and its children."""
     await check_run_targets(
-        request, caller, "logs:write", {str(r.flow_run_id) for r in body}, "flow_run_id"
+        run_facts(request), caller, "logs:write", {str(r.flow_run_id) for r in body}, "flow_run_id"
     )
     async with db.transaction() as tx:
         return Stored(stored=await logs.append_logs(tx, body))

@@ -1,16 +1,15 @@
 """Validate before resume: the paused flow judges an answer before the resume commits.
 
 The flow's process long-polls `GET /flow_runs/{id}/offers` and answers each offer with
-`POST /flow_runs/{id}/offers/{offer_id}`. `offer_first()` is the resume route's side: make the
-offer, wait (woken, not polling) for the verdict within INLOOP_VALIDATE_TIMEOUT_SECONDS, and
-refuse the resume with the flow's errors, or let it go on. A flow that rejected an answer after
+`POST /flow_runs/{id}/offers/{offer_id}`. The resume's side (make the offer, wait for the
+verdict, refuse the resume with the flow's errors or let it go on) is
+`inloop.server.answering.offer_first`. A flow that rejected an answer after
 it was committed (the seed's loop, without the opt-in) reports it with
 `POST /flow_runs/{id}/input_rejected`, so both kinds of refusal are one event kind.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -22,21 +21,15 @@ from inloop.server.api.deps import actor, get_db, remote_address
 from inloop.server.api.params import Cursor, RunId
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
-from inloop.server.errors import Invalid
 from inloop.server.permissions import require
 from inloop.server.store import offers, pauses, runs
 from inloop.server.wakeups import wait_until
 
-__all__ = ["FlowRejected", "offer_first", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
-log = logging.getLogger("inloop.server.offers")
 MAX_WAIT = 60.0
 MAX_ERRORS = 50
-
-
-class FlowRejected(Invalid):
-    """422 with the flow's own validation errors; its event is already recorded."""
 
 
 LocPart = Annotated[Text, Field(max_length=200)] | Annotated[int, Field(ge=0, le=MAX_INT64)]
@@ -130,47 +123,3 @@ async def input_rejected(
             tx, flow_run_id, _located(body.errors),
             actor=who, remote=remote, key=body.key, by="flow-after-resume",
         )
-
-
-async def offer_first(
-    db: Database,
-    flow_run_id: str,
-    run_input: dict[str, Any] | None,
-    *,
-    who: str,
-    remote: str | None,
-    grace: float | None,
-    timeout: float,
-) -> tuple[str, str] | None:
-    """Offer the answer to the paused flow when its pause asks for that; the pause key it was
-    judged for and the verdict (`accepted`, or `no-answer` when the flow did not answer in
-    time), None when nobody was asked.
-
-    Raises FlowRejected (422) with the flow's errors when the flow refused it.
-    """
-    async with db.transaction() as tx:
-        made = await offers.open_offer(
-            tx, flow_run_id, run_input, actor=who, remote=remote, waiter_grace=grace
-        )
-    if made is None:
-        return None
-    offer_id, key = made
-
-    async def decided() -> Any:
-        async with db.read() as conn:
-            offer = await offers.read_offer(conn, offer_id)
-        return offer if offer.verdict is not None else None
-
-    offer = await wait_until(db.hub, [offers.offer_topic(offer_id)], decided, timeout)
-    if offer is None:
-        async with db.transaction() as tx:
-            offer = await offers.expire(tx, flow_run_id, offer_id)
-    if offer.verdict == offers.REJECTED:
-        raise FlowRejected(offer.errors)
-    if offer.verdict == offers.EXPIRED:
-        log.warning(
-            "flow run %s did not judge resume offer %s within %g s (INLOOP_VALIDATE_TIMEOUT_"
-            "SECONDS); resuming without its verdict, the flow validates the answer itself",
-            flow_run_id, offer_id, timeout,
-        )
-    return key, ("accepted" if offer.verdict == offers.ACCEPTED else "no-answer")

@@ -12,12 +12,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import Text
+from inloop.server.access import Principal
 from inloop.server.api.deps import get_db, remote_address
 from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Unauthorized
-from inloop.server.identity import PRINCIPAL_KEY, SESSION_COOKIE, Identity, Mode, Principal
+from inloop.server.identity import PRINCIPAL_KEY, SESSION_COOKIE, Identity, Mode
 from inloop.server.passwords import PasswordChecks
 from inloop.server.store import events, users
 from inloop.server.throttle import AddressFailures, Backoff

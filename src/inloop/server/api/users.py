@@ -17,22 +17,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from inloop.bounds import Text
 from inloop.schemas import StateType
+from inloop.server.access import PERMISSIONS, ROLES, Principal
 from inloop.server.api.deps import get_db, remote_address
 from inloop.server.api.params import Name
 from inloop.server.database.engine import Database, Tx
 from inloop.server.database.schema import utcnow
 from inloop.server.errors import Conflict, Forbidden, Invalid
-from inloop.server.identity import SESSION_COOKIE, Identity, Principal, is_loopback
+from inloop.server.identity import SESSION_COOKIE, Identity, is_loopback
 from inloop.server.oidc import Provider
 from inloop.server.passwords import PasswordChecks
-from inloop.server.permissions import PERMISSIONS, principal, require
+from inloop.server.permissions import principal, require
 from inloop.server.store import events, runs, users
 
 router = APIRouter(tags=["users"])
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"
 GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$"
-ROLE_PATTERN = "^(" + "|".join(users.ROLES) + ")$"
+ROLE_PATTERN = "^(" + "|".join(ROLES) + ")$"
 MAX_TOKEN_SECONDS = 10 * 366 * 24 * 3600
 IN_FLIGHT = [
     StateType.PAUSED, StateType.SUSPENDED, StateType.RUNNING, StateType.PENDING,

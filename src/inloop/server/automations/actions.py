@@ -29,7 +29,8 @@ from inloop.automations import (
     WebhookAction,
 )
 from inloop.schemas import FlowRun, StateType
-from inloop.server.answer_rules import Answerer, AnswerRefused
+from inloop.server import answering
+from inloop.server.access import AnswerRefused
 from inloop.server.automations.egress import EgressPolicy, EgressRefused, guarded
 from inloop.server.automations.redaction import redact_url
 from inloop.server.automations.resume_links import recipient_of, resume_link_for
@@ -345,13 +346,10 @@ async def _cancel(delivery: Delivery, run: FlowRun, ctx: Context) -> None:
 async def _resume_with_defaults(delivery: Delivery, run: FlowRun, ctx: Context) -> None:
     who = actor_of(delivery)
     try:
-        async with ctx.db.transaction() as tx:
-            # An automation is an admin's standing order: exempt from assignees, like an admin,
-            # and never the run's creator, so the same rules pass it through answer_rules.
-            answerer = Answerer(who, None, (), "admin")
-            resumed = await pauses.resume_run(
-                tx, str(run.id), None, answerer, ctx.paused_grace, users_mode=True
-            )
+        # Judged as an admin's standing order (see answering.resume_with_defaults).
+        resumed = await answering.resume_with_defaults(
+            ctx.db, str(run.id), who, ctx.paused_grace
+        )
     except Invalid as exc:
         detail = exc.detail if isinstance(exc.detail, list) else [{"msg": str(exc.detail)}]
         raise ActionFailed(

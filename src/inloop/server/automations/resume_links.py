@@ -15,7 +15,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from inloop.schemas import FlowRun
-from inloop.server.answer_rules import refusal
+from inloop.server.access import refusal
 from inloop.server.automations.templates import resume_url_for
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow

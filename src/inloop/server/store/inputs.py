@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from inloop.schemas import FINAL_STATES, WAITING_STATES, FlowRunInput, StateType
 from inloop.schemas import INPUT_KEY_PATTERN as KEY_PATTERN
-from inloop.server.answer_rules import AnswerRefused
+from inloop.server.access import AnswerRefused
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import flow_run_inputs, utcnow
 from inloop.server.errors import Conflict, Invalid

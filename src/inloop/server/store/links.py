@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from inloop.schemas import FINAL_STATES, WAITING_STATES, FlowRun, StateType
-from inloop.server.answer_rules import Answerer
+from inloop.server.access import Answerer
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import resume_links, utcnow
 from inloop.server.errors import Conflict, NotFound

@@ -5,7 +5,8 @@ PAUSED (process alive) or SUSPENDED (process gone). A resume validates the answe
 schema with jsonschema, stores it under `<key>-response` and moves the run on, all in one
 transaction, so two concurrent resumes cannot both win. This module is the answer path: the
 only writer of `<key>-response` (store/inputs refuses that key to everyone else), and only for
-the pause the run waits on now, after `answer_rules` accepted the answerer.
+the pause the run waits on now, after `access.check_may_answer` accepted the answerer. Only
+`inloop.server.answering` calls `resume_run` and `resume_overdue_with_defaults`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 
 from inloop.schemas import FlowRun, PauseRequest, StateType
-from inloop.server.answer_rules import Answerer, PauseRules, check_may_answer, refusal
+from inloop.server.access import Answerer, PauseRules, check_may_answer, refusal
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import flow_runs, utcnow
 from inloop.server.errors import Conflict, Invalid
@@ -334,7 +335,7 @@ async def resume_run(
     never checked against. `verdict` says how that went (`accepted`, or `no-answer` when the
     flow did not judge in time), for the `flow-run.resumed` event.
 
-    Every resume comes through here, so here is where `answer_rules` decides who may answer:
+    Every resume comes through here, so here is where `access` decides who may answer:
     an answerer the pause's rules refuse gets AnswerRefused (403) and nothing changes.
     """
     resumed_by = answerer.actor

@@ -538,7 +538,7 @@ async def inbox(
 
     With `only_answerable`, the runs `may_answer` refuses are left out before paging, so
     `offset` counts only what the caller sees. Who may answer depends on rules kept in Python
-    (answer_rules), so those pages are read in batches and filtered here.
+    (access.refusal), so those pages are read in batches and filtered here.
     """
     query = _inbox_query().order_by(flow_runs.c.pause_started, flow_runs.c.id)
     items: list[InboxItem] = []

@@ -21,7 +21,6 @@ from inloop.server.errors import Conflict, NotFound
 
 __all__ = [
     "CHANGED",
-    "ROLES",
     "TOKEN_PREFIX",
     "bind_subject",
     "create_session",
@@ -45,7 +44,6 @@ __all__ = [
     "user_for_recipient",
 ]
 
-ROLES = ("admin", "operator", "responder", "viewer", "worker", "runner")
 # The notification topic of any change to who a token speaks for (role, groups, disabled, revoked).
 CHANGED = "identity"
 # Recognisable in logs and by secret scanners; the server never needs the prefix to verify.
