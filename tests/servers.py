@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -138,14 +139,76 @@ def _admin(sql: str) -> None:
         pool.submit(asyncio.run, run()).result()
 
 
-def create_test_database() -> str:
-    """A new, empty PostgreSQL database; returns its SQLAlchemy URL."""
+def _database_url(name: str) -> str:
     from sqlalchemy.engine import make_url
 
     assert TEST_DATABASE_URL is not None
-    name = f"inloop_test_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE DATABASE "{name}"')
     return make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _migrations_fingerprint() -> str:
+    """A short hash of every migration file: a template built from older migrations is not reused."""
+    from inloop.server.database import engine
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(engine.MIGRATIONS).rglob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+_template_name: str | None = None
+
+
+def _migrated_template() -> str:
+    """The name of a database migrated to head, built once and then cloned for every server.
+
+    Migrating a new PostgreSQL database takes seconds; `CREATE DATABASE ... TEMPLATE` copies one
+    in a fraction of that. Parallel test workers share the template: an advisory lock on the
+    admin connection lets one of them build it while the others wait.
+    """
+    global _template_name
+    if _template_name is not None:
+        return _template_name
+    import asyncpg
+
+    assert TEST_DATABASE_URL is not None
+    name = f"inloop_template_{_migrations_fingerprint()}"
+
+    async def build() -> None:
+        from inloop.server.database.engine import Database
+
+        conn = await asyncpg.connect(_asyncpg_dsn(TEST_DATABASE_URL))
+        try:
+            await conn.execute("SELECT pg_advisory_lock(4201)")
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if not exists:
+                building = f"{name}_building_{uuid.uuid4().hex[:6]}"
+                await conn.execute(f'CREATE DATABASE "{building}"')
+                database = Database(_database_url(building))
+                try:
+                    await database.migrate()
+                finally:
+                    await database.stop()
+                # Renamed only once complete: a crash mid-build never leaves a half-made template.
+                await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, build()).result()
+    _template_name = name
+    return name
+
+
+def create_test_database(*, migrated: bool = True) -> str:
+    """A new PostgreSQL database (migrated to head unless `migrated=False`); returns its URL."""
+    name = f"inloop_test_{uuid.uuid4().hex[:12]}"
+    if migrated:
+        _admin(f'CREATE DATABASE "{name}" TEMPLATE "{_migrated_template()}"')
+    else:
+        _admin(f'CREATE DATABASE "{name}"')
+    return _database_url(name)
 
 
 def drop_test_database(url: str) -> None:

@@ -24,7 +24,7 @@ def _differences(sync_conn: sa.Connection) -> list[object]:
 
 
 async def test_upgraded_database_matches_schema_module(tmp_path: Path) -> None:
-    url = create_test_database() if TEST_DATABASE_URL else f"sqlite:///{tmp_path / 'db.sqlite'}"
+    url = create_test_database(migrated=False) if TEST_DATABASE_URL else f"sqlite:///{tmp_path / 'db.sqlite'}"
     db = Database(url)
     try:
         await db.migrate()

@@ -4,7 +4,6 @@ exactly what was wrong, and a refused resume changes nothing."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -116,7 +115,12 @@ def test_resuming_twice_is_409_the_second_time(api) -> None:
     assert answer.value == {"name": "ada", "age": 36}
 
 
-@pytest.mark.parametrize("run_id", [str(uuid.uuid4()), "not-a-uuid"])
+# A fixed id: pytest-xdist workers must collect the same test names.
+@pytest.mark.parametrize(
+    "run_id",
+    ["6f6ffa6d-bb9a-4493-aead-9909a5805719", "not-a-uuid"],
+    ids=["unknown-uuid", "not-a-uuid"],
+)
 def test_resuming_an_unknown_run_is_404(api, run_id) -> None:
     response = resume(api, run_id, {"name": "a", "age": 1})
     assert response.status_code == 404
