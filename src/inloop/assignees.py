@@ -13,7 +13,7 @@ __all__ = ["GROUP_PREFIX", "MAX_ASSIGNEES", "check_assignees"]
 
 GROUP_PREFIX = "group:"
 MAX_ASSIGNEES = 50
-# The same shapes the users API accepts for a user's name and a group (server/api/users.py).
+# The same shapes the users API accepts for a user's name and a group (schemas/people.py).
 USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}")
 

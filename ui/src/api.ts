@@ -1,16 +1,24 @@
 // One place for HTTP: every request goes through `request`, which adds the API
 // key (when the server asked for one) and turns error bodies into ApiError.
 
-export type StateType =
-  | 'SCHEDULED'
-  | 'PENDING'
-  | 'RUNNING'
-  | 'PAUSED'
-  | 'SUSPENDED'
-  | 'COMPLETED'
-  | 'FAILED'
-  | 'CRASHED'
-  | 'CANCELLED';
+import type { components } from './api.gen';
+
+// The server's models, generated from its OpenAPI document (ui/openapi.json -> api.gen.ts by
+// `npm run gen:api`, which `npm run build` runs first). Refresh both after changing the API:
+// `python scripts/openapi.py && (cd ui && npm run gen:api)`.
+type Schemas = components['schemas'];
+
+/** A model as the server sends it: every field, defaults included (OpenAPI marks those
+ * optional), and JSON wherever the server declares any value (`unknown` in api.gen.ts). */
+export type Sent<T> = unknown extends T
+  ? Json
+  : T extends (infer Item)[]
+    ? Sent<Item>[]
+    : T extends object
+      ? { [Field in keyof T]-?: Sent<T[Field]> }
+      : T;
+
+export type StateType = Schemas['StateType'];
 
 export const FINAL_STATE_TYPES: StateType[] = ['COMPLETED', 'FAILED', 'CRASHED', 'CANCELLED'];
 
@@ -29,47 +37,32 @@ export const STATE_TYPES: StateType[] = [
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-export interface State {
-  type: StateType;
-  name: string;
-  message: string | null;
-  timestamp: string;
-  details: JsonObject | null;
-}
+export type State = Sent<Schemas['State']>;
+export type Pause = Sent<Schemas['PauseDetails']>;
+export type OnTimeout = Pause['on_timeout'];
+export type FlowRun = Sent<Schemas['FlowRun']>;
+export type LogLine = Sent<Schemas['LogRecord']>;
+export type RunInputRow = Sent<Schemas['FlowRunInput']>;
+export type InboxItem = Sent<Schemas['InboxItem']>;
+export type Deployment = Sent<Schemas['Deployment']>;
+export type AuditEvent = Sent<Schemas['Event']>;
+export type AutomationSpec = Sent<Schemas['AutomationSpec']>;
+/** The server declares `spec` a plain object; it is the AutomationSpec as applied. */
+export type Automation = Omit<Sent<Schemas['Automation']>, 'spec'> & { spec: AutomationSpec };
+export type DeliveryAttempt = Sent<Schemas['Attempt']>;
+export type Delivery = Sent<Schemas['Delivery']>;
+type LinkView = Sent<Schemas['LinkView']>;
+/** A signed resume link as its page shows it (GET /api/links/<token>). The server declares the
+ * run's state and the pause's schema plain JSON; `on_timeout` is not sent (LinkPause lacks it). */
+export type ResumeLink = Omit<LinkView, 'run' | 'pause'> & {
+  run: Omit<LinkView['run'], 'state'> & { state: { type: StateType; name: string } };
+  pause: (Omit<NonNullable<LinkView['pause']>, 'schema'> & { schema: JsonObject | null; on_timeout?: OnTimeout }) | null;
+};
+/** One entry of a 422 answer's `detail`. */
+export type ValidationIssue = Schemas['FieldError'];
+export type SessionInfo = Sent<Schemas['Session']>;
 
-export interface Pause {
-  key: string;
-  deadline: string | null;
-  reschedule: boolean;
-  has_input: boolean;
-  description: string | null;
-  assignees: string[];
-  allow_self_approval: boolean;
-  // At the deadline: 'fail' (the seed's behaviour) or 'defaults' (resumed with its defaults).
-  on_timeout: OnTimeout;
-}
-
-export type OnTimeout = 'fail' | 'defaults';
-
-export interface FlowRun {
-  id: string;
-  name: string;
-  flow_id: string;
-  flow_name: string;
-  deployment_id: string | null;
-  deployment_name: string | null;
-  parent_flow_run_id: string | null;
-  parameters: JsonObject;
-  state: State;
-  state_seq: number;
-  created: string;
-  updated: string;
-  start_time: string | null;
-  end_time: string | null;
-  pause: Pause | null;
-  created_by: string | null;
-}
-
+// GET /flow_runs/<id>/pause answers a plain object (no model on the server).
 export interface PauseDetails {
   key: string;
   schema: JsonObject | null;
@@ -85,111 +78,6 @@ export interface PauseDetails {
   cannot_answer_because?: string | null;
 }
 
-export interface LogLine {
-  id: number;
-  flow_run_id: string;
-  level: number;
-  level_name: string;
-  logger: string;
-  message: string;
-  timestamp: string;
-}
-
-export interface RunInputRow {
-  key: string;
-  value: Json;
-  sender: string | null;
-  created: string;
-  seq: number;
-}
-
-export interface InboxItem {
-  flow_run: FlowRun;
-  description_first_line: string | null;
-  waiting_since: string;
-  deadline: string | null;
-  can_answer: boolean;
-}
-
-export interface Deployment {
-  id: string;
-  name: string;
-  flow_name: string;
-  full_name: string;
-  entrypoint: string;
-  parameter_schema: JsonObject | null;
-  created: string;
-  last_polled: string | null;
-  /** A runner asked for this deployment's work within about twice its poll interval. */
-  runner_online: boolean;
-}
-
-export interface AuditEvent {
-  id: number;
-  occurred: string;
-  kind: string;
-  actor: string | null;
-  flow_run_id: string | null;
-  flow_run_name: string | null;
-  remote: string | null;
-  details: JsonObject;
-}
-
-export interface AutomationAction {
-  type: string;
-  [key: string]: Json;
-}
-
-export interface AutomationSpec {
-  name: string;
-  description: string;
-  enabled: boolean;
-  trigger: {
-    kinds: string[];
-    flow: string | null;
-    deployment: string | null;
-    after: number | null;
-    repeat: { every: number; times: number } | null;
-  };
-  actions: AutomationAction[];
-  escalate: AutomationAction[];
-}
-
-export interface Automation {
-  id: string;
-  name: string;
-  enabled: boolean;
-  spec: AutomationSpec;
-  created: string;
-  updated: string;
-}
-
-export interface DeliveryAttempt {
-  started: string;
-  duration_ms: number;
-  ok: boolean;
-  error: string | null;
-}
-
-export interface Delivery {
-  id: string;
-  event_id: number | null;
-  event_kind: string;
-  flow_run_id: string | null;
-  flow_run_name: string | null;
-  stage: number;
-  action_index: number;
-  target_index: number;
-  action: string | null;
-  status: 'pending' | 'delivered' | 'failed' | 'skipped';
-  due: string;
-  attempt_count: number;
-  last_error: string | null;
-  created: string;
-  finished: string | null;
-  attempts: DeliveryAttempt[];
-}
-
 export interface EventFilters {
   kind?: string;
   actor?: string;
@@ -197,27 +85,6 @@ export interface EventFilters {
   has_actor?: string;
   before_id?: number;
   limit: number;
-}
-
-/** A signed resume link as its page shows it (GET /api/links/<token>). */
-export interface ResumeLink {
-  id: string;
-  status: 'open' | 'used' | 'superseded' | 'expired';
-  message: string;
-  at: string | null;
-  recipient: string;
-  pause_key: string;
-  created_at: string;
-  expires_at: string;
-  used_at: string | null;
-  run: { id: string; name: string; flow_name: string; state: { type: StateType; name: string } };
-  pause: { key: string; schema: JsonObject | null; description: string | null; deadline: string | null; reschedule: boolean; on_timeout: OnTimeout } | null;
-}
-
-export interface ValidationIssue {
-  loc: (string | number)[];
-  msg: string;
-  type?: string;
 }
 
 export class ApiError extends Error {
@@ -291,16 +158,6 @@ export function forgetApiKey() {
 }
 
 // --- the UI sign-in (users mode) --------------------------------------------
-
-export interface SessionInfo {
-  mode: 'open' | 'shared-key' | 'users';
-  actor: string | null;
-  kind: string | null;
-  role: string | null;
-  groups: string[];
-  /** Whether "Sign in with SSO" (OpenID Connect) is available. */
-  sso: boolean;
-}
 
 /** Where the browser goes to sign in with SSO; it comes back to `next` signed in. */
 export function ssoSignInUrl(next: string): string {

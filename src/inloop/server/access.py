@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from inloop.assignees import GROUP_PREFIX
-from inloop.schemas import StateType
+from inloop.schemas import ROLES, StateType
 from inloop.server.errors import Forbidden
 
 __all__ = [
@@ -79,8 +79,6 @@ __all__ = [
     "refusal",
     "run_grant",
 ]
-
-ROLES = ("admin", "operator", "responder", "viewer", "worker", "runner")
 
 _READERS = ("viewer", "responder", "operator", "worker", "runner", "admin")
 

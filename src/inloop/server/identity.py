@@ -31,10 +31,11 @@ import hmac
 import ipaddress
 import re
 import time
-from typing import Any, Literal
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from inloop.schemas import Mode
 from inloop.server.access import Principal
 from inloop.server.database.engine import Database
 from inloop.server.database.schema import utcnow
@@ -59,7 +60,6 @@ __all__ = [
     "is_loopback",
 ]
 
-Mode = Literal["open", "shared-key", "users"]
 PRINCIPAL_KEY = "inloop.principal"
 SESSION_COOKIE = "inloop_session"
 NO_USERS_RECHECK_SECONDS = 2.0

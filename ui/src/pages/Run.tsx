@@ -173,7 +173,7 @@ export default function Run({ id }: { id: string }) {
               return (
                 <li key={index}>
                   <StateBadge type={state.type} name={state.name} />
-                  <time dateTime={state.timestamp}>{formatTime(state.timestamp)}</time>
+                  <time dateTime={state.timestamp ?? undefined}>{formatTime(state.timestamp)}</time>
                   {typeof resumedBy === 'string' && <span className="resumed-by">resumed by {resumedBy}</span>}
                   {state.message && <span className="muted">{state.message}</span>}
                   {state.details && Object.keys(state.details).length > 0 && (

@@ -8,15 +8,14 @@ Readers without `automations:manage` get the specs with those credentials redact
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy.exc import IntegrityError
 
 from inloop.automations import AutomationFile, NotifyAction
 from inloop.bounds import Text
+from inloop.schemas import Applied, Automation, AutomationUpdate, Delivery
 from inloop.server.access import PERMISSIONS, Principal
 from inloop.server.api.deps import actor, get_db
 from inloop.server.api.params import Name
@@ -30,67 +29,6 @@ from inloop.server.permissions import principal, require
 from inloop.server.store import automations as store
 
 router = APIRouter(tags=["automations"])
-
-
-class Automation(BaseModel):
-    id: str
-    name: str
-    enabled: bool
-    # The spec as applied (see inloop.automations.AutomationSpec), `enabled` kept in step.
-    spec: dict[str, Any]
-    # True when the reader may not change automations: URLs and secrets are shown as
-    # "[redacted]" (only the service, or a web hook's host, is left).
-    redacted: bool = False
-    created: datetime
-    updated: datetime
-
-
-class Applied(BaseModel):
-    name: str
-    outcome: Literal["created", "updated", "unchanged"]
-    automation: Automation
-
-
-class AutomationUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool
-
-    @field_validator("enabled", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("may not be null: send true to switch it on, false to switch it off")
-        return value
-
-
-class Attempt(BaseModel):
-    started: datetime
-    duration_ms: int
-    ok: bool
-    error: str | None
-
-
-class Delivery(BaseModel):
-    id: str
-    event_id: int | None
-    event_kind: str
-    flow_run_id: str | None
-    flow_run_name: str | None
-    # 0: when the event happened (or `after` it), 1..n: the n-th reminder, -1: the escalation.
-    stage: int
-    action_index: int
-    target_index: int
-    # The action's type in the current spec; None when the spec has changed since.
-    action: str | None
-    status: str
-    due: datetime
-    attempt_count: int
-    last_error: str | None
-    created: datetime
-    finished: datetime | None
-    # The latest tries first (at most store.MAX_ATTEMPTS_SHOWN of them).
-    attempts: list[Attempt]
 
 
 @router.put(

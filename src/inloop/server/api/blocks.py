@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict
 
-from inloop.bounds import JsonValue, Text
-from inloop.schemas import BlockDocument
+from inloop.bounds import Text
+from inloop.schemas import BlockDocument, BlockSave
 from inloop.server.access import Principal, check_block_write
 from inloop.server.api.deps import get_db
 from inloop.server.api.responses import errors
@@ -20,13 +19,6 @@ from inloop.server.store import blocks
 router = APIRouter(prefix="/blocks", tags=["blocks"])
 BlockType = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
 BlockName = Annotated[Text, Path(min_length=1, max_length=300)]
-
-
-class BlockSave(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    value: JsonValue
-    overwrite: bool = False
 
 
 @router.get(

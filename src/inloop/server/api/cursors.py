@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict
 
-from inloop.bounds import Cursor
+from inloop.schemas import CursorPut, ReceiveCursor
 from inloop.server.api.deps import get_db
 from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
@@ -18,18 +17,6 @@ from inloop.server.store import cursors, runs
 router = APIRouter(prefix="/flow_runs/{flow_run_id}/cursors", tags=["inputs"])
 
 CursorName = Annotated[str, Path(min_length=1, max_length=100)]
-
-
-class CursorPut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    after_seq: Cursor
-
-
-class ReceiveCursor(BaseModel):
-    flow_run_id: str
-    name: str
-    after_seq: int
 
 
 @router.get("/{name}", responses=errors(404, 422), dependencies=[require("runs:read")])

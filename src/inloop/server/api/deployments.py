@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
 
-from inloop.bounds import JsonObject, Text
-from inloop.schemas import Deployment, DeploymentCreate, FlowRun, FlowRunWithToken, StateType
+from inloop.schemas import (
+    ClaimRequest,
+    Deployment,
+    DeploymentCreate,
+    FlowRun,
+    FlowRunWithToken,
+    Released,
+    ReleaseRequest,
+    RunDeploymentRequest,
+    StateType,
+)
 from inloop.server.access import Principal, check_run_targets
 from inloop.server.api.deps import get_db, remote_address, run_tokens
 from inloop.server.api.params import DeploymentId, Name
@@ -25,32 +32,6 @@ from inloop.server.wakeups import wait_until
 from inloop.settings import get_settings
 
 router = APIRouter(tags=["deployments"])
-
-
-class RunDeploymentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    parameters: JsonObject = Field(default_factory=dict)
-    parent_flow_run_id: UUID | None = None
-
-
-class ReleaseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    flow_run_ids: list[UUID] = Field(min_length=1, max_length=1000)
-    runner_id: Text = Field(min_length=1, max_length=100)
-
-
-class Released(BaseModel):
-    released: list[str]
-
-
-class ClaimRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    deployment_ids: list[UUID] = Field(min_length=1, max_length=1000)
-    runner_id: Text = Field(min_length=1, max_length=100)
-    wait: float = Field(default=0, ge=0, le=60)
 
 
 def _runner_status(found: list[Deployment]) -> list[Deployment]:

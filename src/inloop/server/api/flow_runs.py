@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import Text
 from inloop.schemas import (
@@ -14,6 +13,8 @@ from inloop.schemas import (
     FlowRun,
     FlowRunCreate,
     FlowRunWithToken,
+    HeartbeatRequest,
+    HeartbeatResponse,
     PauseRequest,
     ResumeRequest,
     SetStateRequest,
@@ -47,18 +48,6 @@ MAX_WAIT = 60.0
 MAX_REF = 200
 RESOLVE_CANDIDATES = 10
 LIVE = frozenset(StateType) - FINAL_STATES
-
-
-class HeartbeatRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ids: list[Annotated[Text, Field(max_length=100)]] = Field(max_length=10_000)
-    runner_id: Text | None = Field(default=None, max_length=100)
-
-
-class HeartbeatResponse(BaseModel):
-    # Runs among `ids` that are no longer live (cancelled, crashed, ...): their process should stop.
-    stopped: dict[str, StateType]
 
 
 @router.post(

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
 
 from inloop import __version__
-from inloop.schemas import FlowRun, InboxItem
+from inloop.schemas import Count, FlowRun, Health, InboxItem
 from inloop.server.access import Answerer, refusal
 from inloop.server.api.deps import answerer, get_db, users_mode
 from inloop.server.api.params import Offset
@@ -24,16 +23,6 @@ from inloop.server.permissions import require
 from inloop.server.store import pauses, runs
 
 router = APIRouter(tags=["inbox"])
-
-
-class Count(BaseModel):
-    count: int
-
-
-class Health(BaseModel):
-    status: str
-    version: str
-    database: str
 
 
 @router.get("/health")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from pydantic import BaseModel
 
-from inloop.schemas import LogCreate, LogRecord
+from inloop.schemas import LogCreate, LogRecord, Stored
 from inloop.server.access import Principal, check_run_targets
 from inloop.server.api.deps import get_db
 from inloop.server.api.params import Cursor, RunId
@@ -18,10 +17,6 @@ from inloop.server.store import logs, runs
 from inloop.server.wakeups import wait_until
 
 router = APIRouter(tags=["logs"])
-
-
-class Stored(BaseModel):
-    stored: int
 
 
 @router.post(

@@ -13,10 +13,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import MAX_INT64, Text
-from inloop.schemas import InputKey
+from inloop.schemas import Offer, Rejection, ValidationIssue, Verdict
 from inloop.server.api.deps import actor, get_db, remote_address
 from inloop.server.api.params import Cursor, RunId
 from inloop.server.api.responses import errors
@@ -29,38 +28,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
 MAX_WAIT = 60.0
-MAX_ERRORS = 50
-
-
-LocPart = Annotated[Text, Field(max_length=200)] | Annotated[int, Field(ge=0, le=MAX_INT64)]
-
-
-class ValidationIssue(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # Field names and list indexes inside the flow's model ([] for the whole answer).
-    loc: list[LocPart] = Field(max_length=32)
-    msg: Text = Field(max_length=2000)
-    type: Text = Field(default="value_error", max_length=100)
-
-
-class Verdict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # Empty: the flow accepts the answer.
-    errors: list[ValidationIssue] = Field(default_factory=list, max_length=MAX_ERRORS)
-
-
-class Rejection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    key: InputKey
-    errors: list[ValidationIssue] = Field(min_length=1, max_length=MAX_ERRORS)
-
-
-class Offer(BaseModel):
-    id: int
-    value: Any = None
 
 
 def _located(issues: list[ValidationIssue]) -> list[dict[str, Any]]:

@@ -4,23 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from inloop.schemas import ErrorDetail, InvalidDetail
 
 __all__ = ["AUTH_ERROR", "errors"]
-
-
-class ErrorDetail(BaseModel):
-    detail: str
-
-
-class FieldError(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class InvalidDetail(BaseModel):
-    detail: list[FieldError]
 
 
 _DESCRIPTIONS = {

@@ -9,9 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
-from inloop.bounds import Text
+from inloop.schemas import Session, SignIn
 from inloop.server.access import Principal
 from inloop.server.api.deps import get_db, remote_address
 from inloop.server.api.responses import errors
@@ -27,24 +26,6 @@ from inloop.settings import Settings
 router = APIRouter(prefix="/session", tags=["session"])
 
 SESSION_LIFETIME = timedelta(days=7)
-
-
-class SignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Text = Field(min_length=1, max_length=100)
-    password: Text = Field(min_length=1, max_length=1000)
-
-
-class Session(BaseModel):
-    mode: Mode
-    # Who this request speaks for; None when it carries no valid credentials.
-    actor: str | None = None
-    kind: str | None = None
-    role: str | None = None
-    groups: list[str] = Field(default_factory=list)
-    # Whether "Sign in with SSO" (OpenID Connect, GET /api/session/sso) is available.
-    sso: bool = False
 
 
 def _describe(request: Request, mode: Mode, who: Principal | None) -> Session:

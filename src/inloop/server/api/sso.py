@@ -23,9 +23,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
+from inloop.schemas import GROUP_PATTERN, NAME_PATTERN
 from inloop.server.api.deps import get_db, remote_address
 from inloop.server.api.session import SESSION_LIFETIME, set_session_cookie
-from inloop.server.api.users import GROUP_PATTERN, NAME_PATTERN
 from inloop.server.database.engine import Database
 from inloop.server.errors import ServerError
 from inloop.server.identity import Identity

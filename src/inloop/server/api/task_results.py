@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
 
-from inloop.bounds import JsonValue, Text
-from inloop.schemas import StateType
+from inloop.schemas import StateType, TaskResult, TaskResultPut
 from inloop.server.api.deps import get_db
 from inloop.server.api.params import RunId
 from inloop.server.api.responses import errors
@@ -21,21 +16,6 @@ from inloop.server.store import runs, task_results
 router = APIRouter(prefix="/flow_runs", tags=["task results"])
 
 TaskKey = Path(pattern=task_results.TASK_KEY_PATTERN, max_length=300)
-
-
-class TaskResultPut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    task_name: Text = Field(min_length=1, max_length=200)
-    result: JsonValue = None
-
-
-class TaskResult(BaseModel):
-    flow_run_id: str
-    task_key: str
-    task_name: str
-    result: Any = None
-    created: datetime
 
 
 @router.get(

@@ -1,9 +1,8 @@
-"""Pydantic models shared by the client and the server: what travels over HTTP."""
+"""Flow runs: their states, how they are created, moved between states, paused and resumed."""
 
 from __future__ import annotations
 
 import enum
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -11,22 +10,19 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from inloop.assignees import check_assignees
-from inloop.bounds import MAX_INT64, Cursor, JsonObject, JsonValue, Text, Timestamp
+from inloop.bounds import MAX_INT64, JsonObject, Text
+from inloop.schemas.inputs import InputKey
 
 __all__ = [
-    "BlockDocument",
-    "Deployment",
-    "DeploymentCreate",
-    "Event",
+    "FINAL_STATES",
+    "MAX_PAUSE_KEY_LENGTH",
+    "MAX_PAUSE_TIMEOUT",
+    "WAITING_STATES",
     "FlowRun",
     "FlowRunCreate",
-    "FlowRunInput",
     "FlowRunWithToken",
-    "InboxItem",
-    "InputCreate",
-    "InputFilter",
-    "LogCreate",
-    "LogRecord",
+    "HeartbeatRequest",
+    "HeartbeatResponse",
     "PauseDetails",
     "PauseRequest",
     "ResumeRequest",
@@ -35,37 +31,11 @@ __all__ = [
     "StateType",
 ]
 
-
-# Input keys (and pause keys) are lowercase letters, digits and "-" only.
-INPUT_KEY_PATTERN = re.compile(r"^[a-z0-9-]+$")
 # A pause key names inputs `<key>-description` and friends, which must fit the 200-character
 # key column too.
 MAX_PAUSE_KEY_LENGTH = 200 - len("-description")
 # Long enough for any human to answer; short enough that the deadline is a real date.
 MAX_PAUSE_TIMEOUT = 100 * 365 * 24 * 3600.0
-
-
-def _input_key(key: str) -> str:
-    if not INPUT_KEY_PATTERN.fullmatch(key):
-        raise ValueError(
-            f"invalid input key {key!r}: keys may contain only lowercase letters, digits and "
-            "'-' (pattern ^[a-z0-9-]+$)"
-        )
-    return key
-
-
-# The pattern is checked by `_input_key` (an error naming the key) and declared for OpenAPI.
-InputKey = Annotated[
-    str,
-    Field(min_length=1, max_length=200, json_schema_extra={"pattern": INPUT_KEY_PATTERN.pattern}),
-    AfterValidator(_input_key),
-]
-# A filter's prefix: a key, or empty for every key.
-InputPrefix = Annotated[
-    str,
-    Field(max_length=200, json_schema_extra={"pattern": "^[a-z0-9-]*$"}),
-    AfterValidator(lambda prefix: prefix and _input_key(prefix)),
-]
 
 
 class StateType(enum.StrEnum):
@@ -218,110 +188,13 @@ class ResumeRequest(BaseModel):
     run_input: JsonObject | None = None
 
 
-class InputCreate(BaseModel):
+class HeartbeatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: InputKey
-    value: JsonValue
-    sender: Text | None = Field(default=None, max_length=300)
+    ids: list[Annotated[Text, Field(max_length=100)]] = Field(max_length=10_000)
+    runner_id: Text | None = Field(default=None, max_length=100)
 
 
-class InputFilter(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    prefix: InputPrefix | None = None
-    after_seq: Cursor = 0
-    # Bounded by what one SQL statement may bind on SQLite and PostgreSQL alike.
-    exclude_keys: list[Annotated[Text, Field(max_length=200)]] = Field(
-        default_factory=list, max_length=10_000
-    )
-    limit: int = Field(default=100, ge=1, le=1000)
-    # Seconds to long-poll when nothing matches yet; 0 answers at once.
-    wait: float = Field(default=0, ge=0, le=300)
-
-
-class FlowRunInput(BaseModel):
-    flow_run_id: UUID
-    key: str
-    value: Any
-    sender: str | None = None
-    created: datetime
-    seq: int
-
-
-class LogCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    flow_run_id: UUID
-    level: int = Field(ge=0, le=2**31 - 1)
-    logger: Text = Field(max_length=300)
-    message: Text = Field(max_length=1_000_000)
-    timestamp: Timestamp
-
-
-class LogRecord(BaseModel):
-    id: int
-    flow_run_id: UUID
-    level: int
-    level_name: str
-    logger: str
-    message: str
-    timestamp: datetime
-
-
-class DeploymentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    flow_name: Text = Field(min_length=1, max_length=200)
-    name: Text = Field(min_length=1, max_length=200)
-    entrypoint: Text = Field(max_length=2000)
-    parameter_schema: JsonObject = Field(default_factory=dict)
-
-
-class Deployment(BaseModel):
-    id: UUID
-    name: str
-    flow_id: UUID
-    flow_name: str
-    full_name: str
-    entrypoint: str
-    parameter_schema: dict[str, Any] = Field(default_factory=dict)
-    created: datetime
-    last_polled: datetime | None = None
-    # Computed when read: a runner claimed work within twice its poll interval (see
-    # store.deployments.with_runner_status).
-    runner_online: bool = False
-
-
-class InboxItem(BaseModel):
-    flow_run: FlowRun
-    description_first_line: str | None = None
-    waiting_since: datetime
-    deadline: datetime | None = None
-    # Whether the caller may answer this pause (see inloop.server.access).
-    can_answer: bool = True
-
-
-class BlockDocument(BaseModel):
-    id: UUID
-    block_type: str
-    name: str
-    value: Any
-    created: datetime
-    updated: datetime
-
-
-class Event(BaseModel):
-    """One row of the audit trail: what happened, when, who did it (if a person or credential
-    did), to which run, from where. `details` are small facts (a key, a sender, a size, a
-    message), never an input's value."""
-
-    id: int
-    occurred: datetime
-    kind: str
-    actor: str | None = None
-    flow_run_id: str | None = None
-    # The run's name while the run still exists.
-    flow_run_name: str | None = None
-    remote: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+class HeartbeatResponse(BaseModel):
+    # Runs among `ids` that are no longer live (cancelled, crashed, ...): their process should stop.
+    stopped: dict[str, StateType]
