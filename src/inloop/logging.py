@@ -146,10 +146,10 @@ class _RunLogShipper(logging.Handler):
 
     async def _ship_pending(self) -> None:
         while batch := self._take():
-            if not await self._send(batch):
+            if not await self._store(batch):
                 return
 
-    async def _send(self, batch: list[dict[str, Any]]) -> bool:
+    async def _store(self, batch: list[dict[str, Any]]) -> bool:
         """Store `batch`; if the server refuses it as too big or invalid, store it in halves.
 
         False when the server cannot be reached (shipping stops until the next flush).
@@ -162,7 +162,7 @@ class _RunLogShipper(logging.Handler):
         except InloopAPIError as exc:  # logs must never break the flow that wrote them
             if exc.status_code in (413, 422) and len(batch) > 1:
                 half = len(batch) // 2
-                return await self._send(batch[:half]) and await self._send(batch[half:])
+                return await self._store(batch[:half]) and await self._store(batch[half:])
             sys.stderr.write(f"inloop: the server refused {len(batch)} log record(s): {exc}\n")
             return True  # only these are lost; the records after them still go
         except Exception as exc:

@@ -21,24 +21,50 @@ import functools
 import hashlib
 import inspect
 import json
+import logging
 import typing
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 from uuid import UUID
 
 from inloop._dual import call_off_loop, on_io_loop, run_sync
-from inloop._task_client import read_task_result, store_task_result
+from inloop.client import ConflictError, get_client
 from inloop.context import current_flow_run, enter_task, leave_task
+from inloop.engine import FlowRunCancelled, FlowRunSuspended
 from inloop.input.types import slugify
+from inloop.schemas import StateType
 
 __all__ = ["Task", "TaskResultNotSerializable", "task"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+log = logging.getLogger("inloop.engine")
+
 
 class TaskResultNotSerializable(TypeError):
     """A task returned a value that cannot be stored as JSON."""
+
+
+async def _stored_result(run_id: UUID, key: str) -> tuple[bool, Any]:
+    """(True, result) when this task call already has a stored result, else (False, None).
+
+    Raises FlowRunSuspended when the run was suspended from outside, FlowRunCancelled when it
+    was cancelled: the task must not start.
+    """
+    client = get_client()
+    try:
+        return await client.read_task_result.aio(run_id, key)
+    except ConflictError:
+        # Rare, so one more read to be sure the conflict is the suspension (or a cancel).
+        run = await client.read_flow_run.aio(run_id)
+        if run.state.is_suspended():
+            log.info("Flow run %s was suspended from outside; stopping before task '%s'",
+                     run_id, key)
+            raise FlowRunSuspended(key) from None
+        if run.state.type is StateType.CANCELLED:
+            raise FlowRunCancelled.of(run, where=f"before task '{key}'") from None
+        raise
 
 
 class Task(Generic[P, R]):
@@ -64,12 +90,13 @@ class Task(Generic[P, R]):
         run_id = context.flow_run.id
         if self.is_async:
             return self._run_async(run_id, key, args, kwargs)  # type: ignore[return-value]
-        found, stored = run_sync(read_task_result(run_id, key))
+        found, stored = run_sync(_stored_result(run_id, key))
         if found:
             restored: R = self._restore(stored)
             return restored
         result = self._call_sync(key, args, kwargs)
-        run_sync(store_task_result(run_id, key, self.name, self._to_json(result)))
+        store = get_client().store_task_result.aio
+        run_sync(store(run_id, key, self.name, self._to_json(result)))
         return result
 
     def _call_sync(self, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
@@ -85,7 +112,7 @@ class Task(Generic[P, R]):
     async def _run_async(
         self, run_id: UUID, key: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        found, stored = await on_io_loop(read_task_result(run_id, key))
+        found, stored = await on_io_loop(_stored_result(run_id, key))
         if found:
             return self._restore(stored)
         fn: Callable[..., Coroutine[Any, Any, Any]] = self.fn  # type: ignore[assignment]
@@ -94,7 +121,8 @@ class Task(Generic[P, R]):
             result = await fn(*args, **kwargs)
         finally:
             leave_task(token)
-        await on_io_loop(store_task_result(run_id, key, self.name, self._to_json(result)))
+        store = get_client().store_task_result.aio
+        await on_io_loop(store(run_id, key, self.name, self._to_json(result)))
         return result
 
     def _digest(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

@@ -28,7 +28,6 @@ import httpx
 import pydantic
 from pydantic import BaseModel, ConfigDict, PrivateAttr, create_model
 
-from inloop._cursor_client import advance_receive_cursor, read_receive_cursor
 from inloop._dual import DUAL_TYPES, async_twin, dual, dual_classmethod, on_io_loop, run_sync
 from inloop.client import InloopAPIError, ServerUnavailable, get_client
 from inloop.context import current_flow_run
@@ -433,11 +432,13 @@ class GetInputHandler(Generic[T]):
         """Start from the stored position; store the last input handed out as consumed."""
         assert self.cursor is not None
         if not self._cursor_loaded:
-            stored = await read_receive_cursor(self.flow_run_id, self.cursor)
+            stored = await get_client().read_receive_cursor.aio(self.flow_run_id, self.cursor)
             self._after_seq = max(self._after_seq, stored)
             self._cursor_loaded = True
         if self._delivered is not None:
-            await advance_receive_cursor(self.flow_run_id, self.cursor, self._delivered)
+            await get_client().advance_receive_cursor.aio(
+                self.flow_run_id, self.cursor, self._delivered
+            )
             self._delivered = None
 
     async def _next(self, quiet_end: bool) -> T:
