@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from inloop.bounds import Text
+from inloop.event_kinds import EventKind
 from inloop.server.access import Principal
 from inloop.server.api.deps import get_db, remote_address
 from inloop.server.api.responses import errors
@@ -111,7 +112,7 @@ async def sign_in(
         if user is None:
             # The attempted name, never the password: the audit shows who was tried.
             await events.record(
-                tx, events.SIGN_IN_FAILED, actor=body.name, remote=remote,
+                tx, EventKind.SESSION_SIGN_IN_FAILED, actor=body.name, remote=remote,
                 details={"method": "password"},
             )
             session_id = None
@@ -120,7 +121,7 @@ async def sign_in(
                 tx, user["name"], SESSION_LIFETIME
             )
             await events.record(
-                tx, events.SIGNED_IN, actor=user["name"], remote=remote,
+                tx, EventKind.SESSION_SIGNED_IN, actor=user["name"], remote=remote,
                 details={"method": "password"},
             )
     if user is None or session_id is None:
@@ -145,7 +146,7 @@ async def sign_out(request: Request, response: Response, db: Database = Depends(
             ended = await users.delete_session(tx, session_id)
             if ended is not None:
                 await events.record(
-                    tx, "session.signed-out",
+                    tx, EventKind.SESSION_SIGNED_OUT,
                     actor=who.actor if who is not None else ended,
                     remote=await remote_address(request),
                 )
