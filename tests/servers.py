@@ -147,7 +147,7 @@ def _database_url(name: str) -> str:
 
 
 def _migrations_fingerprint() -> str:
-    """A short hash of every migration file: a template built from older migrations is not reused."""
+    """A short hash of the migration files: a template from older migrations is never reused."""
     from inloop.server.database import engine
 
     digest = hashlib.sha256()

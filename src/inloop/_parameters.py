@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import inspect
 import typing
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, create_model
 
-if TYPE_CHECKING:
-    from inloop.flows import Flow
+from inloop.context import FlowLike
 
 __all__ = ["coerce_parameters", "parameter_model", "parameter_schema"]
 
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
-def parameter_model(flow: Flow[Any, Any]) -> type[BaseModel]:
+def parameter_model(flow: FlowLike) -> type[BaseModel]:
     try:
         hints = typing.get_type_hints(flow.fn)
     except Exception:  # annotations that do not resolve: accept any value for those parameters
@@ -44,7 +43,7 @@ def parameter_model(flow: Flow[Any, Any]) -> type[BaseModel]:
     return model
 
 
-def parameter_schema(flow: Flow[Any, Any]) -> dict[str, Any]:
+def parameter_schema(flow: FlowLike) -> dict[str, Any]:
     """The JSON schema runs of this flow's deployments must match (extra names are refused)."""
     model = parameter_model(flow)
     try:
@@ -62,7 +61,7 @@ def parameter_schema(flow: Flow[Any, Any]) -> dict[str, Any]:
     return schema
 
 
-def coerce_parameters(flow: Flow[Any, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+def coerce_parameters(flow: FlowLike, parameters: dict[str, Any]) -> dict[str, Any]:
     """JSON parameters -> the values the flow's annotations ask for (only those given)."""
     validated = parameter_model(flow).model_validate(parameters)
     values = dict(validated)

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from inloop.bounds import JsonObject, Text
+from inloop.event_kinds import EventKind
 
 __all__ = [
     "EVENT_KINDS",
@@ -45,14 +46,17 @@ __all__ = [
 ]
 
 # The run events an automation can start from (events of these kinds are written by the server).
-EVENT_KINDS = (
-    "flow-run.paused",
-    "flow-run.suspended",
-    "flow-run.failed",
-    "flow-run.crashed",
-    "flow-run.completed",
-    "flow-run.cancelled",
-    "flow-run.input-rejected",
+EVENT_KINDS = tuple(
+    kind.value
+    for kind in (
+        EventKind.FLOW_RUN_PAUSED,
+        EventKind.FLOW_RUN_SUSPENDED,
+        EventKind.FLOW_RUN_FAILED,
+        EventKind.FLOW_RUN_CRASHED,
+        EventKind.FLOW_RUN_COMPLETED,
+        EventKind.FLOW_RUN_CANCELLED,
+        EventKind.FLOW_RUN_INPUT_REJECTED,
+    )
 )
 MAX_DELAY_SECONDS = 366 * 24 * 3600  # a year: past that it is a calendar, not a reminder
 MAX_ACTIONS = 20

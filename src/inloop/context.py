@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from inloop.schemas import FlowRun
 
-if TYPE_CHECKING:
-    from inloop.flows import Flow
+__all__ = ["FlowLike", "FlowRunContext", "MissingContextError", "get_run_context"]
 
-__all__ = ["FlowRunContext", "MissingContextError", "get_run_context"]
+
+class FlowLike(Protocol):
+    """What a run's context, the engine and the runner use of a flow. `inloop.flows.Flow` is
+    one; naming only this keeps them below flows.py, which calls them."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def fn(self) -> Callable[..., Any]: ...
+    @property
+    def log_prints(self) -> bool: ...
+    @property
+    def is_async(self) -> bool: ...
+    @property
+    def signature(self) -> inspect.Signature: ...
+
+    def bind_parameters(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]: ...
 
 
 class MissingContextError(RuntimeError):
@@ -22,7 +41,7 @@ class MissingContextError(RuntimeError):
 @dataclass
 class FlowRunContext:
     flow_run: FlowRun
-    flow: Flow[Any, Any] | None = None
+    flow: FlowLike | None = None
     log_prints: bool = False
     # Proves to the server that requests made inside this run come from it (kept out of repr).
     run_token: str | None = field(default=None, repr=False)

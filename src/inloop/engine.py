@@ -17,7 +17,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from inloop import context as run_context
 from inloop._dual import add_shutdown_hook, call_off_loop, on_io_loop, run_sync
@@ -25,9 +25,6 @@ from inloop.client import InloopAPIError, RunOver, get_client
 from inloop.logging import capture_prints, flush_run_logs, setup_console_logging
 from inloop.schemas import FlowRun, FlowRunWithToken, StateType
 from inloop.settings import get_settings
-
-if TYPE_CHECKING:
-    from inloop.flows import Flow
 
 __all__ = [
     "FlowRunCancelled",
@@ -236,7 +233,7 @@ def view_url(run: FlowRun) -> str:
 
 
 async def _begin(
-    flow: Flow[Any, Any], parameters: dict[str, Any], flow_run_id: str | None
+    flow: run_context.FlowLike, parameters: dict[str, Any], flow_run_id: str | None
 ) -> FlowRun:
     """Create (or, for a runner, take over) the run and move it to RUNNING."""
     client = get_client()
@@ -377,7 +374,7 @@ def _failure_message(exc: BaseException) -> str:
     return f"Flow run encountered an exception: {type(exc).__name__}: {exc}"
 
 
-def _context_for(flow: Flow[Any, Any], run: FlowRun) -> run_context.FlowRunContext:
+def _context_for(flow: run_context.FlowLike, run: FlowRun) -> run_context.FlowRunContext:
     if flow.log_prints:
         capture_prints()
     # A run created here came with its token; a run a runner claimed gets it from the runner.
@@ -409,7 +406,7 @@ def _log_final(run: FlowRun, state: StateType) -> None:
 
 
 def run_flow_sync(
-    flow: Flow[Any, Any],
+    flow: run_context.FlowLike,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     flow_run_id: str | None = None,
@@ -452,7 +449,7 @@ def run_flow_sync(
 
 
 async def run_flow_async(
-    flow: Flow[Any, Any],
+    flow: run_context.FlowLike,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     flow_run_id: str | None = None,

@@ -38,6 +38,8 @@ class Flow(Generic[P, R]):
         return dict(bound.arguments)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        # Imported on first call, not with this module: the engine (and the runner, below)
+        # load the HTTP client, and defining a flow should not. Neither imports this module.
         from inloop import engine
 
         if self.is_async:

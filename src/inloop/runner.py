@@ -23,19 +23,17 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from inloop._dual import loop_is_running, on_io_loop
+from inloop._parameters import parameter_schema
 from inloop.client import InloopAPIError, RunOver, ServerUnavailable, get_client
-from inloop.context import hold_run_token, release_run_token
+from inloop.context import FlowLike, hold_run_token, release_run_token
 from inloop.logging import setup_console_logging
 from inloop.schemas import FINAL_STATES, Deployment, FlowRun, FlowRunWithToken, StateType
 from inloop.settings import get_settings
-
-if TYPE_CHECKING:
-    from inloop.flows import Flow
 
 __all__ = ["Runner", "entrypoint_for", "serve"]
 
@@ -54,7 +52,7 @@ LIVE_STATES = (StateType.PENDING, StateType.RUNNING, StateType.PAUSED)
 _UNREACHABLE = (ServerUnavailable, httpx.TransportError)
 
 
-def entrypoint_for(flow: Flow[Any, Any]) -> str:
+def entrypoint_for(flow: FlowLike) -> str:
     """`/abs/path/file.py:name`: where a runner's child process finds this flow."""
     module = sys.modules.get(flow.fn.__module__)
     path = getattr(module, "__file__", None)
@@ -72,7 +70,7 @@ def entrypoint_for(flow: Flow[Any, Any]) -> str:
     return f"{os.path.abspath(path)}:{name}"
 
 
-def serve(flow: Flow[Any, Any], name: str, *, limit: int | None = None) -> Any:
+def serve(flow: FlowLike, name: str, *, limit: int | None = None) -> Any:
     """Register the deployment `<flow>/<name>` and execute its runs until stopped.
 
     The dual-call rule, with one twist for signals: without a running event loop this blocks
@@ -131,7 +129,7 @@ class _Child:
 class Runner:
     """Serves one flow's deployment. Use `serve()`; `await Runner(...).run()` in async code."""
 
-    def __init__(self, flow: Flow[Any, Any], name: str, *, limit: int | None = None) -> None:
+    def __init__(self, flow: FlowLike, name: str, *, limit: int | None = None) -> None:
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         self.flow = flow
@@ -181,8 +179,6 @@ class Runner:
     # the I/O loop that owns the connection pool: `on_io_loop(method.aio(...))`, typed exactly.
 
     async def _register(self) -> Deployment:
-        from inloop._parameters import parameter_schema
-
         register = get_client().create_deployment.aio(
             self.flow.name,
             self.name,

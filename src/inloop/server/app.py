@@ -17,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inloop import __version__
+from inloop._version import __version__
 from inloop.schemas import StateType
 from inloop.server import answering
 from inloop.server.access import ROLES
@@ -55,8 +55,8 @@ from inloop.server.run_tokens import RUN_TOKEN_HEADER, RunTokens
 from inloop.server.security import HostCheckMiddleware, HostPolicy, WriteGuardMiddleware
 from inloop.server.silence import REAPER_INTERVAL_SECONDS, Hearing
 from inloop.server.sso_logins import SsoLogins
+from inloop.server.store import deadlines, deliveries, liveness, secrets
 from inloop.server.store import events as event_store
-from inloop.server.store import liveness, runs, secrets
 from inloop.server.throttle import AddressFailures, Backoff
 from inloop.settings import Settings, get_settings
 
@@ -79,7 +79,7 @@ async def _reaper(db: Database, settings: Settings, hearing: Hearing) -> None:
     while True:
         try:
             async with db.transaction() as tx:
-                await runs.expire_overdue_pauses(tx)
+                await deadlines.expire_overdue_pauses(tx)
             await answering.resume_overdue_with_defaults(db)
             hearing.pass_done()
             heard = hearing.heard_for()
@@ -146,6 +146,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.resolved_database_url)
+        # Every event this server records plans the deliveries automations owe it, in the
+        # event's own transaction (before any request or background task can record one).
+        event_store.on_recorded(db, deliveries.on_events)
         await db.start()
         app.state.db = db
         async with db.transaction() as tx:

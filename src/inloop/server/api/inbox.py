@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, Query
 
-from inloop import __version__
+from inloop._version import __version__
 from inloop.schemas import Count, FlowRun, Health, InboxItem
 from inloop.server.access import Answerer, refusal
 from inloop.server.api.deps import answerer, get_db, users_mode
@@ -20,7 +20,8 @@ from inloop.server.api.responses import errors
 from inloop.server.database.engine import Database
 from inloop.server.errors import Forbidden
 from inloop.server.permissions import require
-from inloop.server.store import pauses, runs
+from inloop.server.store import inbox as store_inbox
+from inloop.server.store import pauses
 
 router = APIRouter(tags=["inbox"])
 
@@ -62,7 +63,7 @@ async def inbox(
     `all=true` (operators, admins); every item says `can_answer` for the caller."""
     _check_all(who, everything)
     async with db.read() as conn:
-        return await runs.inbox(
+        return await store_inbox.list_waiting(
             conn,
             limit=limit,
             offset=offset,
@@ -82,4 +83,4 @@ async def inbox_count(
     _check_all(who, everything)
     judge = _judge(who, people) if people and not everything else None
     async with db.read() as conn:
-        return Count(count=await runs.inbox_count(conn, judge))
+        return Count(count=await store_inbox.count_waiting(conn, judge))

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from inloop.event_kinds import EventKind
 from inloop.schemas import Session, SignIn
 from inloop.server.access import Principal
 from inloop.server.api.deps import get_db, remote_address
@@ -92,7 +93,7 @@ async def sign_in(
         if user is None:
             # The attempted name, never the password: the audit shows who was tried.
             await events.record(
-                tx, events.SIGN_IN_FAILED, actor=body.name, remote=remote,
+                tx, EventKind.SESSION_SIGN_IN_FAILED, actor=body.name, remote=remote,
                 details={"method": "password"},
             )
             session_id = None
@@ -101,7 +102,7 @@ async def sign_in(
                 tx, user["name"], SESSION_LIFETIME
             )
             await events.record(
-                tx, events.SIGNED_IN, actor=user["name"], remote=remote,
+                tx, EventKind.SESSION_SIGNED_IN, actor=user["name"], remote=remote,
                 details={"method": "password"},
             )
     if user is None or session_id is None:
@@ -126,7 +127,7 @@ async def sign_out(request: Request, response: Response, db: Database = Depends(
             ended = await users.delete_session(tx, session_id)
             if ended is not None:
                 await events.record(
-                    tx, "session.signed-out",
+                    tx, EventKind.SESSION_SIGNED_OUT,
                     actor=who.actor if who is not None else ended,
                     remote=await remote_address(request),
                 )

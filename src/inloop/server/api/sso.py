@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
+from inloop.event_kinds import EventKind
 from inloop.schemas import GROUP_PATTERN, NAME_PATTERN
 from inloop.server.api.deps import get_db, remote_address
 from inloop.server.api.session import SESSION_LIFETIME, set_session_cookie
@@ -176,20 +177,20 @@ async def _sign_in(
             )
             if created:
                 await events.record(
-                    tx, "user.created", actor=user["name"], remote=remote,
+                    tx, EventKind.USER_CREATED, actor=user["name"], remote=remote,
                     details={"user": user["name"], "role": user["role"], "groups": groups,
                              "via": "sso"},
                 )
             if user["disabled"]:
                 await events.record(
-                    tx, events.SIGN_IN_FAILED, actor=user["name"], remote=remote,
+                    tx, EventKind.SESSION_SIGN_IN_FAILED, actor=user["name"], remote=remote,
                     details={"method": "sso", "reason": "user is disabled"},
                 )
                 session_id = None
             else:
                 session_id, _ = await users.create_session(tx, user["name"], SESSION_LIFETIME)
                 await events.record(
-                    tx, events.SIGNED_IN, actor=user["name"], remote=remote,
+                    tx, EventKind.SESSION_SIGNED_IN, actor=user["name"], remote=remote,
                     details={"method": "sso", "groups": groups,
                              "ignored_groups": ignored or None},
                 )

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from inloop.bounds import Text
+from inloop.event_kinds import EventKind
 from inloop.schemas import (
     GROUP_PATTERN,
     CreatedUser,
@@ -91,7 +92,7 @@ async def create_user(
             tx, body.name, body.role, body.groups, body.email, hashed
         )
         await events.record(
-            tx, "user.created", actor=who.actor, remote=remote,
+            tx, EventKind.USER_CREATED, actor=who.actor, remote=remote,
             details={"user": body.name, "role": body.role, "groups": body.groups,
                      "password": body.password is not None},
         )
@@ -99,7 +100,7 @@ async def create_user(
         in_flight = None
         if first:
             token, secret = await users.create_token(tx, body.name, "first-admin", None)
-            await _token_event(tx, "token.created", who, token, remote)
+            await _token_event(tx, EventKind.TOKEN_CREATED, who, token, remote)
             counted = await runs.count_by_state(tx, IN_FLIGHT)
             in_flight = {state.value: count for state, count in counted.items()}
     identity.users_changed()
@@ -180,12 +181,12 @@ def _sso_subject(request: Request, sub: str) -> str:
     return f"{provider.config.issuer} {sub}"
 
 
-def _user_event(before: dict[str, Any], after: dict[str, Any]) -> str:
+def _user_event(before: dict[str, Any], after: dict[str, Any]) -> EventKind:
     """`user.disabled` / `user.enabled` when that flipped (the audit's key question), else
     `user.changed`."""
     if after["disabled"] != before["disabled"]:
-        return "user.disabled" if after["disabled"] else "user.enabled"
-    return "user.changed"
+        return EventKind.USER_DISABLED if after["disabled"] else EventKind.USER_ENABLED
+    return EventKind.USER_CHANGED
 
 
 def _changed(
@@ -209,7 +210,7 @@ def _changed(
 
 
 async def _token_event(
-    tx: Tx, kind: str, who: Principal, token: dict[str, Any], remote: str | None
+    tx: Tx, kind: EventKind, who: Principal, token: dict[str, Any], remote: str | None
 ) -> None:
     await events.record(
         tx, kind, actor=who.actor, remote=remote,
@@ -251,7 +252,7 @@ async def create_token(
     expires = utcnow() + timedelta(seconds=body.expires_in) if body.expires_in else None
     async with db.transaction() as tx:
         token, secret = await users.create_token(tx, owner, body.name, expires)
-        await _token_event(tx, "token.created", who, token, await remote_address(request))
+        await _token_event(tx, EventKind.TOKEN_CREATED, who, token, await remote_address(request))
     return TokenWithSecret(**token, token=secret)
 
 
@@ -281,5 +282,6 @@ async def revoke_token(
         _may_manage_tokens_of(who, token["user"])
         revoked = await users.revoke_token(tx, token_id)
         if token["revoked"] is None:  # revoking twice changes nothing: no second event
-            await _token_event(tx, "token.revoked", who, revoked, await remote_address(request))
+            remote = await remote_address(request)
+            await _token_event(tx, EventKind.TOKEN_REVOKED, who, revoked, remote)
     return Token(**revoked)

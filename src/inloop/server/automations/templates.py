@@ -39,6 +39,7 @@ from jinja2 import StrictUndefined, nodes
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from inloop.event_kinds import EventKind
 from inloop.schemas import FlowRun
 
 __all__ = [
@@ -288,8 +289,11 @@ def sample_context() -> dict[str, Any]:
             "state": "Paused",
             "url": run_url,
         },
-        "event": {"kind": "flow-run.paused", "occurred": "2026-01-01T00:00:00+00:00",
-                  "actor": "sample-user"},
+        "event": {
+            "kind": EventKind.FLOW_RUN_PAUSED.value,
+            "occurred": "2026-01-01T00:00:00+00:00",
+            "actor": "sample-user",
+        },
         "description": "A sample pause's description",
         "resume_url": f"{run_url}/resume",
         "recipient": "sample@example.com",

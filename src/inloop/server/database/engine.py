@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from inloop.bounds import readable_json
 from inloop.server.wakeups import CHANNEL, PostgresListener, WakeupHub
 
-__all__ = ["Connection", "Database", "Tx"]
+__all__ = ["Connection", "Database", "EventHook", "EventsWritten", "Tx"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY = "inloop_read_only"
@@ -71,12 +71,14 @@ class _Async(Connection):
 class Tx(Connection):
     """A connection inside a transaction, plus the topics to publish once it commits."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, event_hooks: Sequence[EventHook] = ()) -> None:
         self.conn = conn
         self.dialect = conn.dialect
         self.topics: set[str] = set()
-        # Event rows recorded during the transaction; store/events.py writes them at the end.
+        # Event rows recorded during the transaction; store/events.py writes them at the end,
+        # after calling the database's event hooks with them.
         self.events: list[dict[str, Any]] = []
+        self.event_hooks = event_hooks
         self._before_commit: list[Callable[[Tx], Awaitable[None]]] = []
 
     def notify(self, *topics: str) -> None:
@@ -95,10 +97,18 @@ class Tx(Connection):
         return await self.conn.execute(statement, params)
 
 
+# Called in the transaction, with the event rows it is about to write: a hook may write rows of
+# its own, and return a follow-up to be called (same transaction) with the events' ids.
+EventsWritten = Callable[[Tx, Sequence[int]], Awaitable[None]]
+EventHook = Callable[[Tx, Sequence[dict[str, Any]]], Awaitable[EventsWritten | None]]
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.hub = WakeupHub()
+        # What must happen with every event this database records (store/events.on_recorded).
+        self.event_hooks: list[EventHook] = []
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = url.startswith("postgresql")
         self._listener: PostgresListener | None = None
@@ -169,13 +179,13 @@ class Database:
         if self._sqlite is not None:
             async with self._sqlite_lock():
                 with self._sqlite.begin() as sync_conn:
-                    tx = Tx(_Inline(sync_conn))
+                    tx = Tx(_Inline(sync_conn), self.event_hooks)
                     yield tx
                     await tx._run_before_commit()
         else:
             assert self._engine is not None
             async with self._engine.begin() as conn:
-                tx = Tx(_Async(conn))
+                tx = Tx(_Async(conn), self.event_hooks)
                 yield tx
                 await tx._run_before_commit()
                 if tx.topics:

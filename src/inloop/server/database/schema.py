@@ -372,6 +372,10 @@ automations = sa.Table(
 # at one stage (now, the k-th reminder, the escalation). Written in the transaction of the event
 # that caused it; the dispatcher claims due rows and records each try in automation_attempts.
 # The id is stable across retries, so receivers can deduplicate.
+# automation_deliveries.status: pending until the dispatcher records how it ended.
+DELIVERY_PENDING, DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_SKIPPED = (
+    "pending", "delivered", "failed", "skipped",
+)
 automation_deliveries = sa.Table(
     "automation_deliveries",
     metadata,

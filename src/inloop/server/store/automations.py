@@ -14,8 +14,13 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from inloop.automations import AutomationSpec, spec_json
+from inloop.event_kinds import EventKind
 from inloop.server.database.engine import Connection, Tx
 from inloop.server.database.schema import (
+    DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_SKIPPED,
     automation_attempts,
     automation_deliveries,
     automations,
@@ -39,7 +44,8 @@ __all__ = [
 ]
 
 Outcome = Literal["created", "updated", "unchanged"]
-DELIVERY_STATUSES = ("pending", "delivered", "failed", "skipped")
+_CHANGED = {"created": EventKind.AUTOMATION_CREATED, "updated": EventKind.AUTOMATION_UPDATED}
+DELIVERY_STATUSES = (DELIVERY_PENDING, DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_SKIPPED)
 MAX_DELIVERY_PAGE = 200
 # A delivery retried many times shows its latest tries; the count says how many there were.
 MAX_ATTEMPTS_SHOWN = 20
@@ -107,7 +113,7 @@ async def apply_specs(
             outcome = "updated"
         automation = await require_automation(tx, spec.name)
         if outcome != "unchanged":
-            await _record(tx, f"automation.{outcome}", actor, automation)
+            await _record(tx, _CHANGED[outcome], actor, automation)
         results.append((outcome, automation))
     return results
 
@@ -125,7 +131,8 @@ async def set_enabled(tx: Tx, name: str, enabled: bool, actor: str) -> dict[str,
         .values(enabled=enabled, spec=spec, updated=utcnow())
     )
     automation = await require_automation(tx, name)
-    await _record(tx, "automation.enabled" if enabled else "automation.disabled", actor, automation)
+    kind = EventKind.AUTOMATION_ENABLED if enabled else EventKind.AUTOMATION_DISABLED
+    await _record(tx, kind, actor, automation)
     return automation
 
 
@@ -141,12 +148,12 @@ async def delete_automation(tx: Tx, name: str, actor: str) -> dict[str, Any]:
         )
     ).scalar_one()
     await tx.execute(automations.delete().where(automations.c.id == automation["id"]))
-    await _record(tx, "automation.deleted", actor, automation, deliveries=deliveries)
+    await _record(tx, EventKind.AUTOMATION_DELETED, actor, automation, deliveries=deliveries)
     return automation
 
 
 async def _record(
-    tx: Tx, kind: str, actor: str, automation: dict[str, Any], **extra: Any
+    tx: Tx, kind: EventKind, actor: str, automation: dict[str, Any], **extra: Any
 ) -> None:
     details = {"automation": automation["name"], "automation_id": automation["id"], **extra}
     await events.record(tx, kind, actor=actor, details=details)

@@ -27,8 +27,12 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from inloop.automations import EVENT_KINDS, Action, AutomationSpec, NotifyAction
-from inloop.server.database.engine import Connection, Tx
+from inloop.server.database.engine import Connection, EventsWritten, Tx
 from inloop.server.database.schema import (
+    DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_SKIPPED,
     automation_attempts,
     automation_deliveries,
     automations,
@@ -53,6 +57,7 @@ __all__ = [
     "mark_failed",
     "mark_skipped",
     "next_wake",
+    "on_events",
     "plan",
     "release",
     "retry_later",
@@ -61,7 +66,9 @@ __all__ = [
 ]
 
 TOPIC = "deliveries"
-PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
+PENDING, DELIVERED, FAILED, SKIPPED = (
+    DELIVERY_PENDING, DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_SKIPPED
+)
 ESCALATION = -1
 MAX_ERROR = 2000
 INTERRUPTED = (
@@ -257,6 +264,19 @@ async def write_planned(
     if rows:
         await tx.execute(D.insert(), rows)
         tx.notify(TOPIC)
+
+
+async def on_events(tx: Tx, pending: Sequence[dict[str, Any]]) -> EventsWritten | None:
+    """The hook the server registers on its database (store/events.on_recorded): plan what
+    these events owe, and write it once they have their ids, in their transaction."""
+    planned = await plan(tx, pending)
+    if not planned:
+        return None
+
+    async def write(tx: Tx, event_ids: Sequence[int]) -> None:
+        await write_planned(tx, planned, event_ids)
+
+    return write
 
 
 # --- the dispatcher's side ---------------------------------------------------------------------

@@ -6,6 +6,10 @@ the transaction's last statements. On PostgreSQL that insert first takes a trans
 advisory lock, held until commit: event ids then follow commit order, so a reader paging with
 `after_id` never sees id 12 commit before id 11 and skip it. The lock is the last one a
 transaction takes, so it cannot close a deadlock cycle with row locks. (SQLite has one writer.)
+
+What else an event must cause in its transaction (the deliveries automations owe it) is a hook
+the owner of that registers on the database at start-up (`on_recorded`): this module knows only
+events.
 """
 
 from __future__ import annotations
@@ -15,29 +19,32 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from inloop.event_kinds import EventKind
 from inloop.schemas import Event
-from inloop.server.database.engine import Connection, Tx
-from inloop.server.database.schema import automation_deliveries, events, flow_runs, utcnow
-from inloop.server.store import deliveries
+from inloop.server.database.engine import Connection, Database, EventHook, EventsWritten, Tx
+from inloop.server.database.schema import (
+    DELIVERY_PENDING,
+    automation_deliveries,
+    events,
+    flow_runs,
+    utcnow,
+)
 
 __all__ = [
     "ADMIN_ONLY_KINDS",
     "MAX_PAGE",
-    "SIGNED_IN",
-    "SIGN_IN_FAILED",
     "TOPIC",
     "delete_older_than",
     "failed_sign_ins",
+    "on_recorded",
     "query_events",
     "record",
 ]
 
 TOPIC = "events"
-SIGNED_IN = "session.signed-in"
-SIGN_IN_FAILED = "session.sign-in-failed"
 # Shown to admins only: a failed sign-in's actor is the name as typed, which is sometimes the
 # password typed into the wrong field.
-ADMIN_ONLY_KINDS = (SIGN_IN_FAILED,)
+ADMIN_ONLY_KINDS: tuple[str, ...] = (EventKind.SESSION_SIGN_IN_FAILED.value,)
 MAX_PAGE = 1000
 EVENTS_LOCK = 4201  # pg_advisory_xact_lock key; 4200 guards migrations
 MAX_TEXT = 500  # longer strings in details (a failure message) are cut to this
@@ -57,9 +64,16 @@ def _small(details: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def on_recorded(db: Database, hook: EventHook) -> None:
+    """Call `hook` in every transaction of `db` that records events, with the event rows, before
+    they are written; what it returns, if anything, is called with their ids once written."""
+    if hook not in db.event_hooks:
+        db.event_hooks.append(hook)
+
+
 async def record(
     tx: Tx,
-    kind: str,
+    kind: EventKind,
     *,
     actor: str | None = None,
     flow_run_id: str | None = None,
@@ -72,7 +86,7 @@ async def record(
     tx.events.append(
         {
             "occurred": utcnow(),
-            "kind": kind,
+            "kind": EventKind(kind).value,
             "actor": actor[:300] if actor else None,
             "flow_run_id": flow_run_id,
             "remote": remote[:100] if remote else None,
@@ -87,22 +101,27 @@ async def _write_pending(tx: Tx) -> None:
         return
     pending = list(tx.events)
     tx.events.clear()
-    # The deliveries automations owe these events are worked out first: that reads (and, on
-    # PostgreSQL, key-share locks) the automations, and row locks must come before the
-    # events lock below, never after it.
-    planned = await deliveries.plan(tx, pending)
+    # The hooks run first: what they read (the deliveries planner reads, and on PostgreSQL
+    # key-share locks, the automations) takes its row locks before the events lock below,
+    # never after it.
+    follow_ups: list[EventsWritten] = []
+    for hook in tx.event_hooks:
+        follow_up = await hook(tx, pending)
+        if follow_up is not None:
+            follow_ups.append(follow_up)
     if tx.dialect.name == "postgresql":
         await tx.execute(sa.select(sa.func.pg_advisory_xact_lock(EVENTS_LOCK)))
-    if not planned:
+    if not follow_ups:
         await tx.execute(events.insert(), pending)
         return
-    # Deliveries point at their event, so these rows are written one by one for their ids;
-    # the event and what it owes commit together.
+    # What the hooks wrote points at the events, so these rows are written one by one for
+    # their ids; the events and what they caused commit together.
     ids = []
     for event in pending:
         result = await tx.execute(events.insert().returning(events.c.id), event)
         ids.append(int(result.scalar_one()))
-    await deliveries.write_planned(tx, planned, ids)
+    for follow_up in follow_ups:
+        await follow_up(tx, ids)
 
 
 _SELECT = sa.select(events, flow_runs.c.name.label("flow_run_name")).select_from(
@@ -175,14 +194,14 @@ async def failed_sign_ins(
     the latest was). Both lookups ride the (actor, id) index."""
     signed_in = (
         sa.select(sa.func.max(events.c.id))
-        .where(events.c.actor == actor, events.c.kind == SIGNED_IN)
+        .where(events.c.actor == actor, events.c.kind == EventKind.SESSION_SIGNED_IN.value)
         .scalar_subquery()
     )
     recent = (
         sa.select(events.c.occurred)
         .where(
             events.c.actor == actor,
-            events.c.kind == SIGN_IN_FAILED,
+            events.c.kind == EventKind.SESSION_SIGN_IN_FAILED.value,
             events.c.occurred >= since,
             events.c.id > sa.func.coalesce(signed_in, 0),
         )
@@ -200,7 +219,7 @@ async def delete_older_than(tx: Tx, cutoff: datetime, batch: int = 5000) -> int:
     done. Deleting is idempotent: two replicas pruning at once delete each row once.
     """
     pending = sa.select(automation_deliveries.c.event_id).where(
-        automation_deliveries.c.status == deliveries.PENDING,
+        automation_deliveries.c.status == DELIVERY_PENDING,
         automation_deliveries.c.event_id.is_not(None),
     )
     doomed = (

@@ -24,6 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from inloop.event_kinds import EventKind
 from inloop.schemas import FINAL_STATES, WAITING_STATES, FlowRunInput, StateType
 from inloop.schemas import INPUT_KEY_PATTERN as KEY_PATTERN
 from inloop.server.access import AnswerRefused
@@ -126,7 +127,7 @@ async def create_input(
     size = len(json.dumps(value, separators=(",", ":"), default=str).encode())
     await events.record(
         tx,
-        "flow-run.input-received",
+        EventKind.FLOW_RUN_INPUT_RECEIVED,
         actor=actor,
         flow_run_id=run_id,
         remote=remote,

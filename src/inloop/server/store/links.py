@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from inloop.event_kinds import EventKind
 from inloop.schemas import FINAL_STATES, WAITING_STATES, FlowRun, StateType
 from inloop.server.access import Answerer
 from inloop.server.database.engine import Connection, Tx
@@ -81,7 +82,7 @@ async def create_link(
     await tx.execute(resume_links.insert().values(**values))
     await events.record(
         tx,
-        "link.created",
+        EventKind.LINK_CREATED,
         actor=created_by,
         flow_run_id=run_id,
         remote=remote,
@@ -230,7 +231,7 @@ async def mark_used(tx: Tx, link: Any, *, remote: str | None) -> None:
     )
     await events.record(
         tx,
-        "link.used",
+        EventKind.LINK_USED,
         actor=f"link:{link.recipient}",
         flow_run_id=link.flow_run_id,
         remote=remote,

@@ -20,6 +20,7 @@ from jsonschema.exceptions import SchemaError
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
+from inloop.event_kinds import EventKind
 from inloop.schemas import FlowRun, PauseRequest, StateType
 from inloop.server.access import Answerer, PauseRules, check_may_answer, refusal
 from inloop.server.database.engine import Connection, Tx
@@ -216,7 +217,7 @@ async def resume_overdue_with_defaults(tx: Tx) -> list[str]:
             {"resumed_by": TIMEOUT_ACTOR, "pause_key": key,
              "run_input": row.pause_timeout_input},
             actor=TIMEOUT_ACTOR,
-            kind="flow-run.resumed",
+            kind=EventKind.FLOW_RUN_RESUMED,
         )
         resumed.append(run_id)
     return resumed
@@ -418,7 +419,7 @@ async def resume_run(
         {"resumed_by": resumed_by, "pause_key": key},
         actor=resumed_by,
         remote=remote,
-        kind="flow-run.resumed",
+        kind=EventKind.FLOW_RUN_RESUMED,
         noted={"flow_verdict": verdict} if verdict is not None else None,
     )
 
@@ -442,7 +443,7 @@ async def record_rejected_resume(
     row = await runs.lock_run(tx, run_id)
     await events.record(
         tx,
-        "flow-run.input-rejected",
+        EventKind.FLOW_RUN_INPUT_REJECTED,
         actor=actor,
         flow_run_id=run_id,
         remote=remote,
@@ -470,7 +471,7 @@ async def record_refused_answer(
     row = await runs.lock_run(tx, run_id)
     await events.record(
         tx,
-        "flow-run.resume-refused",
+        EventKind.FLOW_RUN_RESUME_REFUSED,
         actor=actor,
         flow_run_id=run_id,
         remote=remote,

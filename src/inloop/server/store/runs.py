@@ -7,18 +7,17 @@ written to `flow_runs` and appended to `flow_run_states` in the same transaction
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from inloop.event_kinds import EventKind
 from inloop.names import generate_run_name
 from inloop.schemas import (
     FINAL_STATES,
     WAITING_STATES,
     FlowRun,
-    InboxItem,
     PauseDetails,
     State,
     StateType,
@@ -34,10 +33,7 @@ __all__ = [
     "count_by_state",
     "create_run",
     "ensure_flow",
-    "expire_overdue_pauses",
     "heartbeat",
-    "inbox",
-    "inbox_count",
     "list_runs",
     "lock_for_inputs",
     "lock_run",
@@ -53,7 +49,6 @@ __all__ = [
 ]
 
 S = StateType
-INBOX_BATCH = 500
 ALLOWED: dict[StateType, frozenset[StateType]] = {
     S.SCHEDULED: frozenset({S.PENDING, S.RUNNING, S.FAILED, S.CRASHED, S.CANCELLED}),
     S.PENDING: frozenset({S.RUNNING, S.FAILED, S.CRASHED, S.CANCELLED, S.SCHEDULED}),
@@ -193,7 +188,7 @@ async def create_run(
     row = await lock_run(tx, run_id)
     await events.record(
         tx,
-        "flow-run.created",
+        EventKind.FLOW_RUN_CREATED,
         actor=actor,
         flow_run_id=run_id,
         remote=remote,
@@ -377,7 +372,7 @@ async def write_state(
     *,
     actor: str | None = None,
     remote: str | None = None,
-    kind: str | None = None,
+    kind: EventKind | None = None,
     noted: dict[str, Any] | None = None,
 ) -> FlowRun:
     """Apply one checked transition to a locked row; `extra` sets more run columns, `noted`
@@ -417,7 +412,7 @@ async def write_state(
     await _append_history(tx, row.id, new, message, details or {}, now)
     await events.record(
         tx,
-        kind or f"flow-run.{new.value.lower()}",
+        kind or EventKind.entered(new.value),
         actor=actor,
         flow_run_id=row.id,
         remote=remote,
@@ -472,109 +467,3 @@ async def heartbeat(tx: Tx, run_ids: list[str], runner_id: str | None = None) ->
         .values(**values)
     )
     return int(result.rowcount or 0)
-
-
-async def expire_overdue_pauses(tx: Tx, grace_seconds: float = 2.0) -> list[str]:
-    """Fail paused or suspended runs whose deadline passed with no answer.
-
-    Pauses that chose on_timeout="defaults" are resumed instead (store/pauses.py), not failed.
-    """
-    cutoff = utcnow() - timedelta(seconds=grace_seconds)
-    rows = await tx.execute(
-        RUN_SELECT.where(flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value]))
-        .where(flow_runs.c.pause_deadline.is_not(None))
-        .where(flow_runs.c.pause_deadline < cutoff)
-        .where(flow_runs.c.pause_on_timeout.is_(None))
-        .limit(100)
-    )
-    failed = []
-    for row in rows.all():
-        locked = await lock_run(tx, row.id)
-        if StateType(locked.state_type) not in WAITING_STATES or locked.pause_on_timeout:
-            continue
-        waited = (locked.pause_deadline - locked.pause_started).total_seconds()
-        verb = "suspended" if locked.pause_reschedule else "paused"
-        await write_state(
-            tx,
-            locked,
-            S.FAILED,
-            message=(
-                f"flow run {verb} at '{locked.pause_key}' timed out after {waited:g} s "
-                "without being resumed"
-            ),
-            actor="timeout",
-        )
-        failed.append(row.id)
-    return failed
-
-
-def _inbox_query() -> sa.Select[Any]:
-    return RUN_SELECT.where(flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value]))
-
-
-def _inbox_item(row: Any, run: FlowRun, can_answer: bool) -> InboxItem:
-    description = run.pause.description if run.pause else None
-    first_line = None
-    if description:
-        first_line = next((ln.strip() for ln in description.splitlines() if ln.strip()), None)
-    return InboxItem(
-        flow_run=run,
-        description_first_line=first_line,
-        waiting_since=row.pause_started or row.state_timestamp,
-        deadline=row.pause_deadline,
-        can_answer=can_answer,
-    )
-
-
-async def inbox(
-    conn: Connection,
-    *,
-    limit: int = 50,
-    offset: int = 0,
-    may_answer: Callable[[FlowRun], bool] | None = None,
-    only_answerable: bool = False,
-) -> list[InboxItem]:
-    """Waiting runs, oldest first, each marked with `may_answer(run)`.
-
-    With `only_answerable`, the runs `may_answer` refuses are left out before paging, so
-    `offset` counts only what the caller sees. Who may answer depends on rules kept in Python
-    (access.refusal), so those pages are read in batches and filtered here.
-    """
-    query = _inbox_query().order_by(flow_runs.c.pause_started, flow_runs.c.id)
-    items: list[InboxItem] = []
-    if not only_answerable or may_answer is None:
-        for row in await conn.execute(query.limit(limit).offset(offset)):
-            run = to_flow_run(row)
-            items.append(_inbox_item(row, run, may_answer(run) if may_answer else True))
-        return items
-    skip = offset
-    read = 0
-    while len(items) < limit:
-        batch = (await conn.execute(query.limit(INBOX_BATCH).offset(read))).all()
-        read += len(batch)
-        for row in batch:
-            run = to_flow_run(row)
-            if not may_answer(run):
-                continue
-            if skip:
-                skip -= 1
-                continue
-            items.append(_inbox_item(row, run, True))
-            if len(items) == limit:
-                break
-        if len(batch) < INBOX_BATCH:
-            break
-    return items
-
-
-async def inbox_count(
-    conn: Connection, may_answer: Callable[[FlowRun], bool] | None = None
-) -> int:
-    """How many runs wait; with `may_answer`, how many of them that caller may answer."""
-    if may_answer is not None:
-        rows = await conn.execute(_inbox_query())
-        return sum(1 for row in rows if may_answer(to_flow_run(row)))
-    query = sa.select(sa.func.count()).select_from(flow_runs).where(
-        flow_runs.c.state_type.in_([S.PAUSED.value, S.SUSPENDED.value])
-    )
-    return int((await conn.execute(query)).scalar_one())
