@@ -45,6 +45,10 @@ def _isolated_environment() -> Iterator[None]:
         environ.set("INLOOP_HOME", home)
         for name in INLOOP_VARS:
             environ.set(name, None)
+        # The CLI prints wide tables into a pipe unless COLUMNS says otherwise; an outer shell's
+        # (or a pytest-xdist worker's) COLUMNS must not narrow what the CLI tests read.
+        for name in ("COLUMNS", "LINES"):
+            environ.set(name, None)
         try:
             yield
         finally:
