@@ -175,6 +175,22 @@ def test_get_shows_run_pause_description_and_schema(api) -> None:
     assert view["pause"]["key"] == "paused-1"
     assert view["pause"]["description"] == DESCRIPTION  # sanitized where it is rendered
     assert view["pause"]["schema"]["required"] == ["approved"]
+    assert view["pause"]["on_timeout"] == "fail"
+
+
+def test_the_link_says_a_pause_takes_its_defaults_at_its_deadline(api) -> None:
+    run = get_client().create_flow_run("links", state=StateType.RUNNING)
+    get_client().pause_flow_run(
+        run.id,
+        "paused-1",
+        schema=Approval.model_json_schema(),
+        timeout=600,
+        on_timeout="defaults",
+        timeout_input={"approved": False},
+    )
+    pause = api.get(f"/links/{new_link(run.id)}").json()["pause"]
+    assert pause["on_timeout"] == "defaults"
+    assert pause["deadline"] is not None
 
 
 def test_a_plain_get_of_the_page_or_the_api_changes_nothing(server: Any, api) -> None:

@@ -1486,6 +1486,12 @@ export interface components {
             /** Key */
             key: string;
             /**
+             * On Timeout
+             * @default fail
+             * @enum {string}
+             */
+            on_timeout: "fail" | "defaults";
+            /**
              * Reschedule
              * @default false
              */

@@ -53,10 +53,10 @@ export type DeliveryAttempt = Sent<Schemas['Attempt']>;
 export type Delivery = Sent<Schemas['Delivery']>;
 type LinkView = Sent<Schemas['LinkView']>;
 /** A signed resume link as its page shows it (GET /api/links/<token>). The server declares the
- * run's state and the pause's schema plain JSON; `on_timeout` is not sent (LinkPause lacks it). */
+ * run's state and the pause's schema plain JSON. */
 export type ResumeLink = Omit<LinkView, 'run' | 'pause'> & {
   run: Omit<LinkView['run'], 'state'> & { state: { type: StateType; name: string } };
-  pause: (Omit<NonNullable<LinkView['pause']>, 'schema'> & { schema: JsonObject | null; on_timeout?: OnTimeout }) | null;
+  pause: (Omit<NonNullable<LinkView['pause']>, 'schema'> & { schema: JsonObject | null }) | null;
 };
 /** One entry of a 422 answer's `detail`. */
 export type ValidationIssue = Schemas['FieldError'];

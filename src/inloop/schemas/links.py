@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,6 +61,8 @@ class LinkPause(BaseModel):
     description: str | None = None
     deadline: datetime | None = None
     reschedule: bool = False
+    # What the deadline brings: "defaults" resumes with the form's defaults, "fail" fails the run.
+    on_timeout: Literal["fail", "defaults"] = "fail"
 
 
 class LinkView(BaseModel):
