@@ -77,10 +77,10 @@ async def judge_offers(flow_run_id: UUID, key: str, run_input_cls: type[RunInput
             await asyncio.sleep(RETRY_SECONDS)
             continue
         for offer in offers:
-            after_id = max(after_id, int(offer["id"]))
-            errors = model_errors(run_input_cls, offer.get("value"))
+            after_id = max(after_id, offer.id)
+            errors = model_errors(run_input_cls, offer.value)
             try:
-                await client.answer_resume_offer.aio(flow_run_id, offer["id"], errors)
+                await client.answer_resume_offer.aio(flow_run_id, offer.id, errors)
             except InloopAPIError as exc:
                 if exc.status_code != 409:
                     raise

@@ -484,8 +484,7 @@ async def create_resume_link(
     """
     seconds = expires_in.total_seconds() if isinstance(expires_in, timedelta) else expires_in
     link = await get_client().create_resume_link.aio(flow_run_id, recipient, seconds)
-    url: str = link["url"]
-    return url
+    return link.url
 
 
 # Explicit async twins (see inloop._dual): coroutine functions wherever they are called.

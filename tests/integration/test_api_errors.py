@@ -274,7 +274,7 @@ def test_inloop_client_sends_the_key(
 ) -> None:
     monkeypatch.setenv("INLOOP_API_URL", keyed_server.api_url)
     monkeypatch.setenv("INLOOP_API_KEY", KEY)
-    assert get_client().health()["status"] == "ok"
+    assert get_client().health().status == "ok"
 
     @flow(name="keyed")
     def keyed() -> int:

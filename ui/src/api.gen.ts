@@ -1715,6 +1715,48 @@ export interface components {
              */
             validate_before_resume: boolean;
         };
+        /**
+         * PauseView
+         * @description What a waiting run asks for (GET /flow_runs/{id}/pause), and whether the caller may
+         *     answer it.
+         */
+        PauseView: {
+            /**
+             * Allow Self Approval
+             * @default true
+             */
+            allow_self_approval: boolean;
+            /** Assignees */
+            assignees?: string[];
+            /**
+             * Can Answer
+             * @default true
+             */
+            can_answer: boolean;
+            /** Cannot Answer Because */
+            cannot_answer_because?: string | null;
+            /** Created By */
+            created_by?: string | null;
+            /** Deadline */
+            deadline?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Key */
+            key: string;
+            /**
+             * On Timeout
+             * @default fail
+             * @enum {string}
+             */
+            on_timeout: "fail" | "defaults";
+            /**
+             * Reschedule
+             * @default false
+             */
+            reschedule: boolean;
+            /** Schema */
+            schema?: unknown;
+        };
         /** ReceiveCursor */
         ReceiveCursor: {
             /** After Seq */
@@ -3669,9 +3711,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["PauseView"];
                 };
             };
             /** @description No such flow run, deployment, input, block or task result */

@@ -62,21 +62,9 @@ export type ResumeLink = Omit<LinkView, 'run' | 'pause'> & {
 export type ValidationIssue = Schemas['FieldError'];
 export type SessionInfo = Sent<Schemas['Session']>;
 
-// GET /flow_runs/<id>/pause answers a plain object (no model on the server).
-export interface PauseDetails {
-  key: string;
-  schema: JsonObject | null;
-  description: string | null;
-  deadline: string | null;
-  reschedule: boolean;
-  on_timeout: OnTimeout;
-  assignees: string[];
-  allow_self_approval: boolean;
-  created_by: string | null;
-  // For the caller: whether the server would take their answer, and if not, the rule's words.
-  can_answer?: boolean;
-  cannot_answer_because?: string | null;
-}
+/** What a waiting run asks for (GET /flow_runs/<id>/pause), with whether the caller may answer
+ * it. The server declares the schema plain JSON. */
+export type PauseView = Omit<Sent<Schemas['PauseView']>, 'schema'> & { schema: JsonObject | null };
 
 export interface EventFilters {
   kind?: string;
@@ -274,7 +262,7 @@ export const api = {
   logs: (id: string, afterId: number, wait: number, signal?: AbortSignal) =>
     request<LogLine[]>(`/flow_runs/${id}/logs${query({ after_id: afterId, limit: 500, wait })}`, { signal }),
   inputs: (id: string, signal?: AbortSignal) => request<RunInputRow[]>(`/flow_runs/${id}/inputs`, { signal }),
-  pause: (id: string, signal?: AbortSignal) => request<PauseDetails>(`/flow_runs/${id}/pause`, { signal }),
+  pause: (id: string, signal?: AbortSignal) => request<PauseView>(`/flow_runs/${id}/pause`, { signal }),
   resume: (id: string, runInput: Json | null) =>
     request<FlowRun>(`/flow_runs/${id}/resume`, { method: 'POST', body: { run_input: runInput } }),
   cancel: (id: string) => request<FlowRun>(`/flow_runs/${id}/cancel`, { method: 'POST' }),

@@ -8,7 +8,6 @@ file is right; the server then applies it all or nothing.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -148,10 +147,6 @@ def stage_name(stage: int) -> str:
     return "first" if stage == 0 else f"reminder {stage}"
 
 
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 # --- commands ------------------------------------------------------------------------------------
 
 
@@ -166,8 +161,8 @@ def apply(
 
     parsed = load_automation_file(file)
     for result in get_client().apply_automations(parsed):
-        style = OUTCOME_STYLES[result["outcome"]]
-        console().print(f"[{style}]{result['outcome']:<9}[/] {escape(result['name'])}")
+        style = OUTCOME_STYLES[result.outcome]
+        console().print(f"[{style}]{result.outcome:<9}[/] {escape(result.name)}")
 
 
 @app.command("ls")
@@ -175,7 +170,7 @@ def list_automations() -> None:
     """List automations."""
     from inloop.client import get_client
 
-    found: list[dict[str, Any]] = get_client().read_automations()
+    found = get_client().read_automations()
     if not found:
         console().print("No automations yet; add some with `inloop automation apply -f FILE`.")
         return
@@ -184,11 +179,11 @@ def list_automations() -> None:
         table.add_column(column, no_wrap=column in ("Name", "Status", "Updated"))
     for automation in found:
         table.add_row(
-            escape(automation["name"]),
-            "enabled" if automation["enabled"] else "[yellow]disabled[/]",
-            escape(trigger_summary(automation["spec"].get("trigger") or {})),
-            escape(actions_summary(automation["spec"])),
-            relative(_when(automation["updated"])),
+            escape(automation.name),
+            "enabled" if automation.enabled else "[yellow]disabled[/]",
+            escape(trigger_summary(automation.spec.get("trigger") or {})),
+            escape(actions_summary(automation.spec)),
+            relative(automation.updated),
         )
     console().print(table)
 
@@ -248,7 +243,7 @@ def deliveries(
     """An automation's delivery log, newest first."""
     from inloop.client import get_client
 
-    found: list[dict[str, Any]] = get_client().read_automation_deliveries(
+    found = get_client().read_automation_deliveries(
         name, status=status, before=before, limit=limit
     )
     if not found:
@@ -259,16 +254,16 @@ def deliveries(
                    "Last error"):
         table.add_column(column, no_wrap=column != "Last error")
     for delivery in found:
-        style = STATUS_STYLES.get(delivery["status"], "")
+        style = STATUS_STYLES.get(delivery.status, "")
         table.add_row(
-            delivery["id"],
-            relative(_when(delivery["created"])),
-            delivery["event_kind"],
-            escape(delivery["flow_run_name"] or delivery["flow_run_id"] or "—"),
-            stage_name(delivery["stage"]),
-            delivery["action"] or "—",
-            f"[{style}]{delivery['status']}[/]",
-            str(delivery["attempt_count"]),
-            escape(delivery["last_error"] or ""),
+            delivery.id,
+            relative(delivery.created),
+            delivery.event_kind,
+            escape(delivery.flow_run_name or delivery.flow_run_id or "—"),
+            stage_name(delivery.stage),
+            delivery.action or "—",
+            f"[{style}]{delivery.status}[/]",
+            str(delivery.attempt_count),
+            escape(delivery.last_error or ""),
         )
     console().print(table)

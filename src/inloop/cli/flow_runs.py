@@ -26,7 +26,7 @@ from inloop.cli._output import (
 
 if TYPE_CHECKING:
     from inloop.client import InloopClient
-    from inloop.schemas import FlowRun, State
+    from inloop.schemas import FlowRun, PauseView, State
 
 __all__ = ["app", "parse_states", "resolve_run_id"]
 
@@ -244,8 +244,8 @@ def resume(
     if input_json is not None:
         run = client.resume_flow_run(flow_run_id, _parse_input(client, flow_run_id, input_json))
     else:
-        pause: dict[str, Any] = client.read_pause(flow_run_id)
-        schema = pause.get("schema")
+        pause = client.read_pause(flow_run_id)
+        schema = pause.schema_
         if schema is None:
             run = client.resume_flow_run(flow_run_id, None)
         elif not sys.stdin.isatty():
@@ -283,11 +283,10 @@ def link(
     client = get_client()
     found = client.create_resume_link(resolve_run_id(client, flow_run_id), recipient, seconds)
     # The URL alone on stdout, so `inloop flow-run link ... | mail` or $(...) works.
-    print(found["url"])
-    until = datetime.fromisoformat(found["expires_at"])
+    print(found.url)
     err_console().print(
-        f"[dim]for {escape(found['recipient'])}, answers pause {escape(found['pause_key'])} "
-        f"once; expires {format_time(until)}[/]"
+        f"[dim]for {escape(found.recipient)}, answers pause {escape(found.pause_key)} "
+        f"once; expires {format_time(found.expires_at)}[/]"
     )
 
 
@@ -359,7 +358,7 @@ def _parse_input(client: InloopClient, flow_run_id: str, text: str) -> dict[str,
     if isinstance(value, dict):
         return value
     # A pause for a plain type (`wait_for_input=int`) asks for {"value": ...}: take a bare value.
-    schema = client.read_pause(flow_run_id).get("schema") or {}
+    schema = client.read_pause(flow_run_id).schema_ or {}
     if set(schema.get("properties") or {}) == {"value"}:
         return {"value": value}
     raise UserError(
@@ -373,16 +372,16 @@ def _example(schema: dict[str, Any]) -> str:
     return json.dumps({name: "..." for name in names})
 
 
-def _prompt_and_resume(client: InloopClient, flow_run_id: str, pause: dict[str, Any]) -> FlowRun:
+def _prompt_and_resume(client: InloopClient, flow_run_id: str, pause: PauseView) -> FlowRun:
     from rich.markdown import Markdown
 
     from inloop.cli._prompts import ask_fields, fields_of
     from inloop.client import InloopAPIError
 
-    if pause.get("description"):
-        console().print(Markdown(pause["description"]))
+    if pause.description:
+        console().print(Markdown(pause.description))
         console().print()
-    fields = fields_of(pause["schema"])
+    fields = fields_of(pause.schema_)
     answers = ask_fields(fields, {})
     while True:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -64,9 +64,9 @@ def inbox(
     if not items:
         console().print("[dim]Nothing is waiting for you.[/]")
         return
-    session: dict[str, Any] = client.read_session()
-    me = session.get("actor") if session.get("kind") == "user" else None
-    groups = list(session.get("groups") or [])
+    session = client.read_session()
+    me = session.actor if session.kind == "user" else None
+    groups = list(session.groups)
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("Flow", no_wrap=True)
     table.add_column("Run", no_wrap=True)

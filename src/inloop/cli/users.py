@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -74,15 +73,15 @@ def add_user(
 
     secret = _read_password(password, password_stdin)
     user = get_client().create_user(name, role, group or [], email, secret)
-    console().print(f"Added user [bold]{escape(user['name'])}[/] (role {user['role']}).")
-    if user.get("token"):
+    console().print(f"Added user [bold]{escape(user.name)}[/] (role {user.role}).")
+    if user.token:
         # The first user: the server now asks every caller for a token, so here is theirs.
         console().print(
             "The server is now in users mode: every request needs a user's token. This one is "
-            f"{escape(user['name'])}'s, shown only now; set it as INLOOP_API_KEY:"
+            f"{escape(user.name)}'s, shown only now; set it as INLOOP_API_KEY:"
         )
-        print(user["token"])
-        _say_what_changes(user.get("runs_in_flight") or {})
+        print(user.token)
+        _say_what_changes(user.runs_in_flight or {})
 
 
 def _say_what_changes(in_flight: dict[str, int]) -> None:
@@ -108,19 +107,19 @@ def list_users() -> None:
     """List users."""
     from inloop.client import get_client
 
-    found: list[dict[str, Any]] = get_client().read_users()
+    found = get_client().read_users()
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("Name", "Role", "Groups", "Email", "Password", "Status", "Created"):
         table.add_column(column, no_wrap=column != "Groups")
     for user in found:
         table.add_row(
-            escape(user["name"]),
-            user["role"],
-            escape(", ".join(user["groups"])) or "—",
-            escape(user["email"] or "—"),
-            "yes" if user["has_password"] else "no",
-            "[red]disabled[/]" if user["disabled"] else "active",
-            relative(_when(user["created"])),
+            escape(user.name),
+            user.role,
+            escape(", ".join(user.groups)) or "—",
+            escape(user.email or "—"),
+            "yes" if user.has_password else "no",
+            "[red]disabled[/]" if user.disabled else "active",
+            relative(user.created),
         )
     console().print(table)
 
@@ -189,14 +188,15 @@ def change_password(
 
     secret = _read_password(True, password_stdin)
     user = get_client().update_user(name, password=secret, revoke_tokens=revoke_tokens)
-    change = user.get("password_change") or {}
-    ended = change.get("sessions_ended", 0)
+    change = user.password_change
+    ended = change.sessions_ended if change else 0
     console().print(
         f"Changed [bold]{escape(name)}[/]'s password; signed out {_count(ended, 'session')}."
     )
-    kept = change.get("tokens_kept", 0)
+    kept = change.tokens_kept if change else 0
     if revoke_tokens:
-        console().print(f"Revoked {_count(change.get('tokens_revoked', 0), 'API token')}.")
+        revoked = change.tokens_revoked if change else 0
+        console().print(f"Revoked {_count(revoked, 'API token')}.")
     elif kept:
         console().print(
             f"Kept {escape(name)}'s {_count(kept, 'API token')} (still working); to revoke "
@@ -225,10 +225,10 @@ def create_token(
 
     token = get_client().create_token(user, name, parse_duration(expires))
     # The secret alone on stdout, so `export INLOOP_API_KEY=$(inloop token create ...)` works.
-    print(token["token"])
-    until = f"expires {relative(_when(token['expires']))}" if token["expires"] else "no expiry"
+    print(token.token)
+    until = f"expires {relative(token.expires)}" if token.expires else "no expiry"
     err_console().print(
-        f"[dim]token {token['id']} for {escape(token['user'])} ({escape(token['name'])}, "
+        f"[dim]token {token.id} for {escape(token.user)} ({escape(token.name)}, "
         f"{until}); use it as INLOOP_API_KEY. It is not shown again.[/]"
     )
 
@@ -240,20 +240,20 @@ def list_tokens(
     """List API tokens (never their secrets)."""
     from inloop.client import get_client
 
-    found: list[dict[str, Any]] = get_client().read_tokens(user)
+    found = get_client().read_tokens(user)
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("ID", "User", "Name", "Status", "Expires", "Last used", "Created"):
         table.add_column(column, no_wrap=True)
     for token in found:
-        status = "[red]revoked[/]" if token["revoked"] else "active"
+        status = "[red]revoked[/]" if token.revoked else "active"
         table.add_row(
-            token["id"],
-            escape(token["user"]),
-            escape(token["name"]),
+            token.id,
+            escape(token.user),
+            escape(token.name),
             status,
-            relative(_when(token["expires"])) if token["expires"] else "never",
-            relative(_when(token["last_used"])) if token["last_used"] else "never",
-            relative(_when(token["created"])),
+            relative(token.expires) if token.expires else "never",
+            relative(token.last_used) if token.last_used else "never",
+            relative(token.created),
         )
     console().print(table)
 
@@ -264,8 +264,4 @@ def revoke_token(token_id: Annotated[str, typer.Argument(help="The token's id.")
     from inloop.client import get_client
 
     token = get_client().revoke_token(token_id)
-    console().print(f"Revoked token {token['id']} ({escape(token['name'])}).")
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    console().print(f"Revoked token {token.id} ({escape(token.name)}).")

@@ -9,8 +9,6 @@ all as its methods; `_http` is the one way to the server they share, and the cli
 
 from __future__ import annotations
 
-from typing import Any
-
 from inloop._dual import dual
 from inloop.client import automations, deployments, inputs, offers, people, runs
 from inloop.client._http import (
@@ -26,6 +24,7 @@ from inloop.client._http import (
     WrongState,
     describe_detail,
 )
+from inloop.schemas import Health
 
 __all__ = [
     "RUN_OVER",
@@ -66,9 +65,8 @@ class InloopClient(BaseClient):
 
     # --- the server itself -----------------------------------------------------------------------
     @dual
-    async def health(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self._send("GET", "/health")
-        return result
+    async def health(self) -> Health:
+        return Health.model_validate(await self._send("GET", "/health"))
 
     # --- flow runs -------------------------------------------------------------------------------
     create_flow_run = runs.create_flow_run

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from inloop._dual import dual
 from inloop.client._http import LONG_POLL_SLACK, BaseClient
+from inloop.schemas import Offer
 
 __all__ = ["answer_resume_offer", "report_input_rejected", "wait_for_resume_offers"]
 
@@ -18,16 +19,16 @@ __all__ = ["answer_resume_offer", "report_input_rejected", "wait_for_resume_offe
 @dual
 async def wait_for_resume_offers(
     client: BaseClient, flow_run_id: UUID | str, key: str, after_id: int = 0, wait: float = 30.0
-) -> list[dict[str, Any]]:
-    """Undecided answers offered to pause `key` after `after_id` ({"id", "value"} each),
-    waiting up to `wait` seconds for one; empty if none came."""
-    found: list[dict[str, Any]] = await client._send(
+) -> list[Offer]:
+    """Undecided answers offered to pause `key` after `after_id`, waiting up to `wait`
+    seconds for one; empty if none came."""
+    found = await client._send(
         "GET",
         f"/flow_runs/{flow_run_id}/offers",
         params={"key": key, "after_id": after_id, "wait": wait},
         timeout=wait + LONG_POLL_SLACK,
     )
-    return found
+    return [Offer.model_validate(item) for item in found]
 
 
 @dual

@@ -1,8 +1,7 @@
 """People: who the server takes this client for, users, API tokens, resume links, what waits
 for someone (the inbox), and the event log.
 
-Each function is a method of `InloopClient` (bound there, so `client.read_users()`); users,
-tokens and links come back as the API's JSON objects.
+Each function is a method of `InloopClient` (bound there, so `client.read_users()`).
 """
 
 from __future__ import annotations
@@ -14,7 +13,17 @@ from uuid import UUID
 
 from inloop._dual import dual
 from inloop.client._http import LONG_POLL_SLACK, BaseClient
-from inloop.schemas import Event, InboxItem
+from inloop.schemas import (
+    CreatedLink,
+    CreatedUser,
+    Event,
+    InboxItem,
+    Session,
+    Token,
+    TokenWithSecret,
+    UpdatedUser,
+    User,
+)
 
 __all__ = [
     "create_resume_link",
@@ -30,12 +39,11 @@ __all__ = [
 ]
 
 
-# --- users and API tokens (answers are the API's JSON objects) -----------------------------------
+# --- users and API tokens ------------------------------------------------------------------------
 @dual
-async def read_session(client: BaseClient) -> dict[str, Any]:
+async def read_session(client: BaseClient) -> Session:
     """Who the server takes this client for: mode, actor, kind, role and groups."""
-    result: dict[str, Any] = await client._send("GET", "/session")
-    return result
+    return Session.model_validate(await client._send("GET", "/session"))
 
 
 @dual
@@ -46,61 +54,56 @@ async def create_user(
     groups: Sequence[str] = (),
     email: str | None = None,
     password: str | None = None,
-) -> dict[str, Any]:
+) -> CreatedUser:
     body = {"name": name, "role": role, "groups": list(groups), "email": email}
     if password is not None:
         body["password"] = password
-    result: dict[str, Any] = await client._send("POST", "/users", json=body)
-    return result
+    return CreatedUser.model_validate(await client._send("POST", "/users", json=body))
 
 
 @dual
-async def read_users(client: BaseClient) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = await client._send("GET", "/users")
-    return result
+async def read_users(client: BaseClient) -> list[User]:
+    found = await client._send("GET", "/users")
+    return [User.model_validate(item) for item in found]
 
 
 @dual
-async def update_user(client: BaseClient, name: str, **changes: Any) -> dict[str, Any]:
-    result: dict[str, Any] = await client._send("PATCH", f"/users/{name}", json=changes)
-    return result
+async def update_user(client: BaseClient, name: str, **changes: Any) -> UpdatedUser:
+    found = await client._send("PATCH", f"/users/{name}", json=changes)
+    return UpdatedUser.model_validate(found)
 
 
 @dual
 async def create_token(
     client: BaseClient, user: str | None = None, name: str = "token", expires_in: int | None = None
-) -> dict[str, Any]:
+) -> TokenWithSecret:
     """A new API token; its secret is in the answer's `token`, and nowhere else, ever."""
     body = {"user": user, "name": name, "expires_in": expires_in}
-    result: dict[str, Any] = await client._send("POST", "/tokens", json=body)
-    return result
+    return TokenWithSecret.model_validate(await client._send("POST", "/tokens", json=body))
 
 
 @dual
-async def read_tokens(client: BaseClient, user: str | None = None) -> list[dict[str, Any]]:
+async def read_tokens(client: BaseClient, user: str | None = None) -> list[Token]:
     params = {"user": user} if user is not None else None
-    result: list[dict[str, Any]] = await client._send("GET", "/tokens", params=params)
-    return result
+    found = await client._send("GET", "/tokens", params=params)
+    return [Token.model_validate(item) for item in found]
 
 
 @dual
-async def revoke_token(client: BaseClient, token_id: str) -> dict[str, Any]:
-    result: dict[str, Any] = await client._send("DELETE", f"/tokens/{token_id}")
-    return result
+async def revoke_token(client: BaseClient, token_id: str) -> Token:
+    return Token.model_validate(await client._send("DELETE", f"/tokens/{token_id}"))
 
 # --- signed resume links -------------------------------------------------------------------------
 @dual
 async def create_resume_link(
     client: BaseClient, flow_run_id: UUID | str, recipient: str, expires_in: float | None = None
-) -> dict[str, Any]:
-    """A link that answers the run's current pause once: {id, url, expires_at, ...}."""
+) -> CreatedLink:
+    """A link that answers the run's current pause once (its `url`, until `expires_at`)."""
     body: dict[str, Any] = {"recipient": recipient}
     if expires_in is not None:
         body["expires_in"] = int(expires_in)
-    result: dict[str, Any] = await client._send(
-        "POST", f"/flow_runs/{flow_run_id}/links", json=body
-    )
-    return result
+    found = await client._send("POST", f"/flow_runs/{flow_run_id}/links", json=body)
+    return CreatedLink.model_validate(found)
 
 # --- the inbox ----------------------------------------------------------------------------------
 @dual

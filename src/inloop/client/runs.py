@@ -14,7 +14,15 @@ from inloop._dual import dual
 from inloop.assignees import check_assignees
 from inloop.client._http import LONG_POLL_SLACK, BaseClient, ObjectNotFound
 from inloop.context import held_run_token
-from inloop.schemas import FlowRun, FlowRunWithToken, LogRecord, State, StateType
+from inloop.schemas import (
+    FlowRun,
+    FlowRunWithToken,
+    LogRecord,
+    PauseView,
+    State,
+    StateType,
+    TaskResult,
+)
 
 __all__ = [
     "cancel_flow_run",
@@ -181,9 +189,9 @@ async def pause_flow_run(
 
 
 @dual
-async def read_pause(client: BaseClient, flow_run_id: UUID | str) -> dict[str, Any]:
-    result: dict[str, Any] = await client._send("GET", f"/flow_runs/{flow_run_id}/pause")
-    return result
+async def read_pause(client: BaseClient, flow_run_id: UUID | str) -> PauseView:
+    """What the paused run asks for, and whether this client may answer it."""
+    return PauseView.model_validate(await client._send("GET", f"/flow_runs/{flow_run_id}/pause"))
 
 
 @dual
@@ -276,11 +284,12 @@ async def read_task_result(
 @dual
 async def store_task_result(
     client: BaseClient, flow_run_id: UUID | str, task_key: str, task_name: str, result: Any
-) -> Any:
-    """Store a task call's result (the first write wins) and return the stored one."""
+) -> TaskResult:
+    """Store a task call's result (the first write wins) and return the stored one (its
+    `result`: the first write's)."""
     found = await client._send(
         "PUT",
         f"/flow_runs/{flow_run_id}/task_results/{task_key}",
         json={"task_name": task_name, "result": result},
     )
-    return found["result"]
+    return TaskResult.model_validate(found)

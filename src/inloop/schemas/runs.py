@@ -25,6 +25,7 @@ __all__ = [
     "HeartbeatResponse",
     "PauseDetails",
     "PauseRequest",
+    "PauseView",
     "ResumeRequest",
     "SetStateRequest",
     "State",
@@ -111,6 +112,25 @@ class PauseDetails(BaseModel):
     allow_self_approval: bool = True
     # At the deadline: "fail" (the seed's behaviour) or "defaults" (resumed with the defaults).
     on_timeout: Literal["fail", "defaults"] = "fail"
+
+
+class PauseView(BaseModel):
+    """What a waiting run asks for (GET /flow_runs/{id}/pause), and whether the caller may
+    answer it."""
+
+    key: str
+    # The answer's JSON schema as the flow gave it; None when the pause takes no input.
+    schema_: Any = Field(default=None, alias="schema", serialization_alias="schema")
+    description: str | None = None
+    deadline: datetime | None = None
+    reschedule: bool = False
+    on_timeout: Literal["fail", "defaults"] = "fail"
+    assignees: list[str] = Field(default_factory=list)
+    allow_self_approval: bool = True
+    created_by: str | None = None
+    # For the caller: whether the server would take their answer, and if not, the rule's words.
+    can_answer: bool = True
+    cannot_answer_because: str | None = None
 
 
 class FlowRun(BaseModel):

@@ -1,5 +1,5 @@
 import { lazy, Suspense, useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, FINAL_STATE_TYPES, type Json, type PauseDetails } from '../api';
+import { api, ApiError, FINAL_STATE_TYPES, type Json, type PauseView } from '../api';
 import { Assignees, useSession } from '../components/Assignees';
 import { ErrorMessage, Loading, Markdown, Section, StateBadge } from '../components/common';
 import { Logs } from '../components/Logs';
@@ -44,7 +44,7 @@ export function PlainResume({ onSubmit }: { onSubmit: (data: Json) => Promise<vo
 export default function Resume({ id }: { id: string }) {
   const { data: run, error, setRun } = useLiveRun(id);
   const now = useNow();
-  const [pause, setPause] = useState<{ details: PauseDetails; seq: number } | null>(null);
+  const [pause, setPause] = useState<{ details: PauseView; seq: number } | null>(null);
   const [pauseError, setPauseError] = useState<Error | null>(null);
   const [resumedSeq, setResumedSeq] = useState<number | null>(null);
   const session = useSession();

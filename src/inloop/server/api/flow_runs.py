@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -16,6 +16,7 @@ from inloop.schemas import (
     HeartbeatRequest,
     HeartbeatResponse,
     PauseRequest,
+    PauseView,
     ResumeRequest,
     SetStateRequest,
     State,
@@ -278,10 +279,11 @@ async def read_pause(
     who: Answerer = Depends(answerer),
     people: bool = Depends(users_mode),
     db: Database = Depends(get_db),
-) -> dict[str, Any]:
+) -> PauseView:
     """The pause, with `can_answer` (and `cannot_answer_because`) for the caller."""
     async with db.read() as conn:
-        return await pauses.read_pause(conn, flow_run_id, who, users_mode=people)
+        found = await pauses.read_pause(conn, flow_run_id, who, users_mode=people)
+    return PauseView.model_validate(found)
 
 
 @router.post(
