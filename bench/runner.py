@@ -17,7 +17,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Literal, TypeVar
 
 FLOW = '''
 import os, time
@@ -54,7 +57,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(predicate, timeout=30.0, interval=0.002):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def wait_until(
+    predicate: Callable[[], T | Literal[False] | None],
+    timeout: float = 30.0,
+    interval: float = 0.002,
+) -> T:
     deadline = time.monotonic() + timeout
     while not (result := predicate()):
         if time.monotonic() > deadline:
@@ -93,7 +103,7 @@ def main() -> None:
             def healthy() -> bool:
                 try:
                     with urllib.request.urlopen(f"{api}/health", timeout=1) as r:
-                        return r.status == 200
+                        return bool(r.status == 200)
                 except OSError:
                     return False
 
@@ -114,29 +124,31 @@ def main() -> None:
             wait_until(lambda: client.read_flow_run(run.id).state.is_final(), interval=0.01)
             time.sleep(1.0)  # the runner pre-starts its next process meanwhile
 
+            # The `type: ignore[misc]`s below: mypy cannot type a lambda whose default captures a
+            # loop variable (python/mypy#12557).
             start_latencies = []
             for i in range(n):
                 t0 = time.time()
                 run = run_deployment("bench/bench", {"i": i}, timeout=0)
-                started = wait_until(lambda i=i: read_mark(marks / f"{i}-start"))
+                started = wait_until(partial(read_mark, marks / f"{i}-start"))
                 start_latencies.append(started - t0)
                 if os.environ.get("BENCH_VERBOSE"):
                     print(f"run {i}: {(started - t0) * 1000:.0f} ms")
-                wait_until(lambda run=run: client.read_flow_run(run.id).state.is_final(),
+                wait_until(lambda run=run: client.read_flow_run(run.id).state.is_final(),  # type: ignore[misc]
                            interval=0.01)
                 time.sleep(1.0)  # the runner pre-starts its next process meanwhile
 
             resume_latencies = []
             for i in range(n, 2 * n):
                 run = run_deployment("bench/bench", {"i": i, "suspend": True}, timeout=0)
-                wait_until(lambda run=run: client.read_flow_run(run.id).state.is_suspended(),
+                wait_until(lambda run=run: client.read_flow_run(run.id).state.is_suspended(),  # type: ignore[misc]
                            interval=0.01)
                 time.sleep(1.0)
                 t0 = time.time()
                 resume_flow_run(run.id, {"value": "go"})
-                resumed = wait_until(lambda i=i: read_mark(marks / f"{i}-resumed"))
+                resumed = wait_until(partial(read_mark, marks / f"{i}-resumed"))
                 resume_latencies.append(resumed - t0)
-                wait_until(lambda run=run: client.read_flow_run(run.id).state.is_final(),
+                wait_until(lambda run=run: client.read_flow_run(run.id).state.is_final(),  # type: ignore[misc]
                            interval=0.01)
 
             def show(label: str, values: list[float]) -> None:

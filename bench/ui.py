@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -69,7 +70,7 @@ def bundle_sizes() -> dict[str, object]:
     if not index.is_file():
         raise SystemExit(f"{index} is missing: run `npm ci && npm run build` in ui/")
     files = first_load_assets(index.read_text())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for url in files:
         data = (UI_DIR / url.lstrip("/")).read_bytes()
         rows.append({"file": url, "bytes": len(data), "gzip": len(gzip.compress(data, 9, mtime=0))})

@@ -19,9 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from servers import ServerInfo, free_port
 
 from inloop.automations import AutomationSpec
+from tests.servers import ServerInfo, free_port
 
 T = TypeVar("T")
 

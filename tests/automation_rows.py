@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from automation_helpers import with_database
 
 from inloop.server.database.schema import automation_attempts, automation_deliveries
+from tests.automation_helpers import with_database
 
 __all__ = ["count_rows", "insert_delivery"]
 

@@ -2,7 +2,8 @@
 
 Use these through fixtures, not `from conftest import ...`: with a conftest.py in more than one
 test directory, which module is `conftest` depends on collection order. Helpers a test imports
-by name live in tests/servers.py and tests/waiting.py.
+live in tests/servers.py and tests/waiting.py; tests/ is a package, so they are imported as
+`tests.servers` and `tests.waiting` (pytest puts the repository root on sys.path).
 
 The database comes from `INLOOP_TEST_DATABASE_URL`: unset means SQLite in the server's temp home;
 a `postgresql+asyncpg://` URL (an admin connection, e.g. to the `postgres` database) means each
@@ -32,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from oidc_provider import OidcProvider, running_provider
-from servers import INLOOP_VARS, ServerInfo, _Environ, active_server, running_server
-from waiting import wait_for
+
+from tests.oidc_provider import OidcProvider, running_provider
+from tests.servers import INLOOP_VARS, ServerInfo, _Environ, active_server, running_server
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,7 +21,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from servers import free_port
+
+from tests.servers import free_port
 
 START_TIMEOUT = 20.0
 

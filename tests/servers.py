@@ -1,7 +1,8 @@
 """Real inloop servers for tests: start, stop, fresh PostgreSQL databases, the active server.
 
 A module of its own, not conftest.py: with a conftest.py in several folders, `from conftest import
-...` resolves to whichever was imported first, so helpers tests import by name live here.
+...` resolves to whichever was imported first, so helpers tests import live here
+(`from tests.servers import ...`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Helpers shared by the browser tests (imported by name: pytest puts this folder on sys.path)."""
+"""Helpers shared by the browser tests (`from tests.browser.browser_helpers import ...`)."""
 
 from __future__ import annotations
 

@@ -11,9 +11,10 @@ import re
 
 import httpx
 import pytest
-from automation_helpers import SmtpReceiver
-from browser_helpers import finish, wait_for_log, wait_for_run
 from playwright.sync_api import Page, expect
+
+from tests.automation_helpers import SmtpReceiver
+from tests.browser.browser_helpers import finish, wait_for_log, wait_for_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

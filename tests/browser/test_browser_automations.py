@@ -7,8 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from automation_rows import insert_delivery
 from playwright.sync_api import Page, expect
+
+from tests.automation_rows import insert_delivery
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from browser_helpers import finish, wait_for_log, wait_for_run
 from playwright.sync_api import Page, expect
+
+from tests.browser.browser_helpers import finish, wait_for_log, wait_for_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_helpers import (
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.browser_helpers import (
     finish,
     stop,
     unlabelled_fields,
@@ -13,7 +15,6 @@ from browser_helpers import (
     wait_for_run,
     wait_for_state,
 )
-from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

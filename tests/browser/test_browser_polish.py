@@ -12,8 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_helpers import finish, stop, wait_for_run, wait_for_state
 from playwright.sync_api import Page, Route, expect
+
+from tests.browser.browser_helpers import finish, stop, wait_for_run, wait_for_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 

@@ -7,7 +7,9 @@ import re
 from typing import Any
 
 import pytest
-from browser_helpers import (
+from playwright.sync_api import Page, Route, expect
+
+from tests.browser.browser_helpers import (
     finish,
     stop,
     unlabelled_fields,
@@ -15,7 +17,6 @@ from browser_helpers import (
     wait_for_run,
     wait_for_state,
 )
-from playwright.sync_api import Page, Route, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from oidc_provider import OidcProvider
 from playwright.sync_api import Page, expect
+
+from tests.oidc_provider import OidcProvider
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browser_helpers import finish, stop, wait_for_log, wait_for_run, wait_for_state
 from playwright.sync_api import Page, expect
+
+from tests.browser.browser_helpers import finish, stop, wait_for_log, wait_for_run, wait_for_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from automation_helpers import with_database
-from processes import Spawner
-from waiting import wait_for
+
+from tests.automation_helpers import with_database
+from tests.e2e.processes import Spawner
+from tests.waiting import wait_for
 
 KEY = "answer-paths-shared-key"
 PEOPLE = {

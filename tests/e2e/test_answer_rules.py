@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import Spawner
-from waiting import wait_for
+
+from tests.e2e.processes import Spawner
+from tests.waiting import wait_for
 
 PEOPLE = {
     # name: (role, groups)

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from automation_rows import insert_delivery
-from processes import EXAMPLES, cli
 
 from inloop.automations import AutomationFile
 from inloop.cli.automations import load_automation_file
+from tests.automation_rows import insert_delivery
+from tests.e2e.processes import EXAMPLES, cli
 
 FILE = """\
 automations:

@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import cli
+
+from tests.e2e.processes import cli
 
 
 def api(server: Any) -> httpx.Client:
@@ -128,7 +129,7 @@ def test_run_watch_follows_states_and_logs_until_final(server: Any, final: str, 
             paused = http.post(f"/flow_runs/{run['id']}/pause", json={"key": "paused-1"})
             assert paused.status_code == 200, paused.text
             assert watcher.stdout is not None
-            seen = []
+            seen: list[str] = []
             while not (line := watcher.stdout.readline()).startswith("Waiting for input"):
                 assert line, f"the watch ended early: {seen}"
                 seen.append(line)

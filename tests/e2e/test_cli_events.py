@@ -17,9 +17,10 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from processes import cli
 from sqlalchemy.ext.asyncio import create_async_engine
-from waiting import wait_for
+
+from tests.e2e.processes import cli
+from tests.waiting import wait_for
 
 
 def cancelled_run(server: Any, who: str) -> dict[str, Any]:
@@ -83,7 +84,12 @@ def test_follow_prints_new_events_as_they_happen(server: Any) -> None:
             lines: queue.Queue[str] = queue.Queue()
             stdout = process.stdout
             assert stdout is not None
-            reader = threading.Thread(target=lambda: [lines.put(ln) for ln in stdout], daemon=True)
+
+            def read() -> None:
+                for ln in stdout:
+                    lines.put(ln)
+
+            reader = threading.Thread(target=read, daemon=True)
             reader.start()
 
             def next_line_with(text: str) -> str:

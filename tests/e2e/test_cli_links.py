@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from processes import cli
 
 from inloop import get_client
 from inloop.schemas import StateType
+from tests.e2e.processes import cli
 
 
 def paused_run_name() -> str:

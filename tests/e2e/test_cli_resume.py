@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import cli
+
+from tests.e2e.processes import cli
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\r")
 

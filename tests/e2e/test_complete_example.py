@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import EXAMPLES, Spawner
-from waiting import wait_for
 
 from inloop.blocks.system import JSON
 from inloop.client import get_client
@@ -18,6 +16,8 @@ from inloop.deployments import run_deployment
 from inloop.flow_runs import resume_flow_run
 from inloop.input.run_input import receive_input, send_input
 from inloop.schemas import StateType
+from tests.e2e.processes import EXAMPLES, Spawner
+from tests.waiting import wait_for
 
 
 @pytest.fixture

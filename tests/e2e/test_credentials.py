@@ -21,9 +21,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from processes import Spawner
 from sqlalchemy.ext.asyncio import create_async_engine
-from waiting import wait_for
+
+from tests.e2e.processes import Spawner
+from tests.waiting import wait_for
 
 
 def api(info: Any, token: str | None = None, run_token: str | None = None) -> httpx.Client:
@@ -386,7 +387,8 @@ def test_adding_the_first_user_keeps_work_in_flight(
 
     # Both processes go on speaking as their runs: their heartbeats are still taken...
     for run in paused:
-        wait_for(lambda run=run: (at := heartbeat_at(info, run["id"])) and at > switched,
+        # mypy cannot type a lambda whose default captures a loop variable (python/mypy#12557).
+        wait_for(lambda run=run: (at := heartbeat_at(info, run["id"])) and at > switched,  # type: ignore[misc]
                  timeout=30)
     # ...the runner says what it needs, without dying...
     runner.wait_for_output("INLOOP_API_KEY=<runner token>", timeout=30)
@@ -399,8 +401,9 @@ def test_adding_the_first_user_keeps_work_in_flight(
                                  json={"run_input": {"value": "yes"}})
             assert resumed.status_code == 200, resumed.text
         for run in paused:
+            # mypy cannot type a lambda whose default captures a loop variable (python/mypy#12557).
             done = wait_for(
-                lambda run=run: (r := admin.get(f"/flow_runs/{run['id']}").json())
+                lambda run=run: (r := admin.get(f"/flow_runs/{run['id']}").json())  # type: ignore[misc]
                 ["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") and r,
                 timeout=60,
             )

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from processes import Spawner
 from sqlalchemy.ext.asyncio import create_async_engine
-from waiting import wait_for
+
+from tests.e2e.processes import Spawner
+from tests.waiting import wait_for
 
 ROOT_PASSWORD = "correct horse battery"
 OLIVE_PASSWORD = "olive's long password"
@@ -381,9 +382,9 @@ def test_failed_sign_ins_are_shown_to_admins_only(people: People) -> None:
                 shown = http.get("/events", params={**params, "limit": 1000})
                 assert shown.status_code == 200, shown.text
                 assert typed not in shown.text
-        shown = cli(info, "events", "--kind", "session.", key=people.tokens[name])
-        assert shown.returncode == 0, shown.stderr
-        assert "sign-in-failed" not in shown.stdout
+        listed = cli(info, "events", "--kind", "session.", key=people.tokens[name])
+        assert listed.returncode == 0, listed.stderr
+        assert "sign-in-failed" not in listed.stdout
     with api(info, people.tokens["root"]) as http:
         assert typed in http.get("/events", params={"kind": "session.sign-in-failed"}).text
 

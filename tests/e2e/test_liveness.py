@@ -15,15 +15,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from processes import Spawner
-from waiting import wait_for
 
 from inloop.deployments import run_deployment
+from tests.e2e.processes import Spawner
+from tests.waiting import wait_for
 
 # How long the cores stay saturated. Longer than the old paused budget (8 s), so a paused
 # process frozen that long proves the new one; set higher to soak (the figure is 60).
@@ -161,7 +162,7 @@ def test_no_false_crash_under_saturation_and_killed_flows_are_judged(
             frozen.send(signal.SIGCONT)
 
             for victim in (paused_victim, running_victim):
-                judged = wait_for(lambda v=victim: crashed(short_http, v["id"]), 60)
+                judged = wait_for(partial(crashed, short_http, victim["id"]), 60)
                 message = judged["state"]["message"]
                 assert "stopped answering: last heartbeat at " in message, message
                 assert re.search(r"silent for \d+ s, budget 4 s for a (paused|running) run",

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import Spawner
-from waiting import wait_for
 
 from inloop.client import get_client
 from inloop.deployments import run_deployment
 from inloop.flow_runs import resume_flow_run, suspend_flow_run
 from inloop.input.run_input import send_input
 from inloop.schemas import StateType
+from tests.e2e.processes import Spawner
+from tests.waiting import wait_for
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
-from processes import cli
+
+from tests.e2e.processes import cli
 
 PASSWORD = "olive's long password"
 

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import EXAMPLES, Spawner
-from waiting import wait_for
 
 from inloop.client import get_client
 from inloop.deployments import run_deployment
 from inloop.flow_runs import resume_flow_run
 from inloop.input.run_input import as_run_input
 from inloop.schemas import StateType
+from tests.e2e.processes import EXAMPLES, Spawner
+from tests.waiting import wait_for
 
 IDLE_SECONDS = 2  # the example waits 30 s before suspending; the test need not
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from waiting import wait_for
+
+from tests.waiting import wait_for
 
 PASSWORD = "olive's long password"
 FAST = {

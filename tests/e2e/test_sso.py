@@ -13,9 +13,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from oidc_provider import OidcProvider, running_provider
-from processes import cli
-from servers import free_port
+
+from tests.e2e.processes import cli
+from tests.oidc_provider import OidcProvider, running_provider
+from tests.servers import free_port
 
 API_KEY = "sso-test-admin-key"
 
@@ -326,9 +327,9 @@ def test_anonymous_sign_in_starts_store_nothing_so_they_block_no_one(
     sso_server: Any, oidc_provider: OidcProvider, open_browser: Callable[[Any], httpx.Client]
 ) -> None:
     import sqlalchemy as sa
-    from automation_helpers import with_database
 
     from inloop.server.database.schema import metadata
+    from tests.automation_helpers import with_database
 
     async def row_counts(db: Any) -> dict[str, int]:
         async with db.read() as conn:

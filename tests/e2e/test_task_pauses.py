@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import Spawner
-from waiting import wait_for
 
 from inloop.client import get_client
 from inloop.deployments import run_deployment
 from inloop.flow_runs import resume_flow_run
 from inloop.schemas import StateType
+from tests.e2e.processes import Spawner
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -85,7 +85,8 @@ def serve(spawn: Any, which: str) -> Any:
 def waiting_at(run_id: Any, state: StateType, key_start: str) -> str:
     client = get_client()
     run = wait_for(lambda: (r := client.read_flow_run(run_id)).state.type is state
-                   and r.pause.key.startswith(key_start) and r, 60)
+                   and r.pause is not None and r.pause.key.startswith(key_start) and r, 60)
+    assert run.pause is not None
     return str(run.pause.key)
 
 

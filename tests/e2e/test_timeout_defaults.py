@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import Spawner
-from waiting import wait_for
 
 from inloop.client import get_client
 from inloop.deployments import run_deployment
 from inloop.schemas import StateType
+from tests.e2e.processes import Spawner
+from tests.waiting import wait_for
 
 
 @pytest.fixture

@@ -243,7 +243,7 @@ def test_cli_prompts_show_the_refusal_and_ask_again(
     server, api, run_flow_script, wait_for
 ) -> None:
     # The same terminal driver as test_cli_resume's prompt tests.
-    from test_cli_resume import Terminal
+    from tests.e2e.test_cli_resume import Terminal
 
     process, run = start_paused(
         run_flow_script, wait_for, api, EXAMPLES / "pause_shirt_order_validated.py", SHIRT

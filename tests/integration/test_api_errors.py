@@ -15,7 +15,7 @@ from inloop.client import InloopAPIError, ObjectNotFound, WrongState
 from inloop.schemas import StateType
 
 if TYPE_CHECKING:
-    from conftest import ServerInfo
+    from tests.servers import ServerInfo
 
 
 @pytest.fixture

@@ -13,17 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
-from automation_helpers import (
+from standardwebhooks.webhooks import Webhook
+
+from inloop.automations import AutomationSpec
+from tests.automation_helpers import (
     SmtpReceiver,
     WebhookReceiver,
     add_automation,
     attempts_of,
     deliveries_of,
 )
-from servers import ServerInfo
-from standardwebhooks.webhooks import Webhook
-
-from inloop.automations import AutomationSpec
+from tests.servers import ServerInfo
 
 SETTINGS = {
     # Retries come quickly here; paused runs made through the API have no process beating for

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from automation_rows import count_rows, insert_delivery
+
+from tests.automation_rows import count_rows, insert_delivery
 
 
 class People:
@@ -220,6 +221,7 @@ def test_viewers_are_refused_and_operators_only_read(people: People) -> None:
     with people.http("root") as http:
         http.put("/automations", json={"automations": [spec("guarded")]})
     body = {"automations": [spec("guarded", enabled=False)]}
+    json: dict[str, Any] | None
     with people.http("val") as viewer:
         for method, path, json in (
             ("GET", "/automations", None),

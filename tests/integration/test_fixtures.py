@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from inloop import flow, get_client
 
 if TYPE_CHECKING:
-    from conftest import ServerInfo
+    from tests.servers import ServerInfo
 
 
 def test_server_is_active_in_this_process(server: ServerInfo) -> None:

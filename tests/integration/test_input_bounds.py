@@ -20,7 +20,7 @@ from inloop.server.database.engine import Database
 from inloop.server.database.schema import flow_run_inputs, flow_runs, utcnow
 
 if TYPE_CHECKING:
-    from conftest import ServerInfo
+    from tests.servers import ServerInfo
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from servers import ServerInfo, free_port, is_postgres
-from waiting import wait_for
 
 from inloop import get_client
 from inloop.input.run_input import as_run_input, receive_input, send_input
 from inloop.schemas import StateType
+from tests.servers import ServerInfo, free_port, is_postgres
+from tests.waiting import wait_for
 
 SENDERS = 4
 PER_SENDER = 150

@@ -112,6 +112,7 @@ def test_resuming_twice_is_409_the_second_time(api) -> None:
     assert second.status_code == 409
     assert "(state: Running)" in second.json()["detail"]
     answer = get_client().read_flow_run_input(run.id, "paused-1-response")
+    assert answer is not None
     assert answer.value == {"name": "ada", "age": 36}
 
 
@@ -278,6 +279,7 @@ def test_concurrent_resumes_exactly_one_wins(server, api) -> None:
         assert "not paused (state: Running)" in loser.json()["detail"]
         winner = inputs[[r.status_code for r in responses].index(200)]
         stored = get_client().read_flow_run_input(run.id, "paused-1-response")
+        assert stored is not None
         assert stored.value == winner
         history = api.get(f"/flow_runs/{run.id}/states").json()
         assert [s["type"] for s in history].count("RUNNING") == 2  # started, resumed once

@@ -14,7 +14,7 @@ from inloop.schemas import Deployment
 from inloop.server.store.deployments import with_runner_status
 
 if TYPE_CHECKING:
-    from conftest import ServerInfo
+    from tests.servers import ServerInfo
 
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from inloop import flow, get_client, get_run_logger
 from inloop.schemas import StateType
 
 if TYPE_CHECKING:
-    from conftest import ServerInfo
+    from tests.servers import ServerInfo
 
 
 def start_long_poll(info: ServerInfo) -> tuple[threading.Thread, dict[str, Any]]:

@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from servers import ServerInfo, free_port, is_postgres
-from waiting import wait_for
+
+from tests.servers import ServerInfo, free_port, is_postgres
+from tests.waiting import wait_for
 
 REVIEW_SCHEMA = {
     "type": "object",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from inloop.server.automations.redaction import redact_spec, redact_url
@@ -27,7 +29,7 @@ def test_urls_keep_only_what_names_the_service(url: str, shown: str) -> None:
 
 
 def test_a_spec_keeps_its_shape_and_loses_its_secrets() -> None:
-    spec = {
+    spec: dict[str, Any] = {
         "name": "n",
         "trigger": {"kinds": ["flow-run.paused"]},
         "actions": [
