@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from servers import ServerInfo
 
 from inloop import get_client
 from inloop.schemas import PauseView, StateType
+from tests.servers import ServerInfo
 
 SCHEMA = {"type": "object", "properties": {"size": {"type": "integer", "default": 3}}}
 # The fields, in order, that the route's plain object had.
