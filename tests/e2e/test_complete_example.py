@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from processes import EXAMPLES, Spawner
+from processes import EXAMPLES
 from waiting import wait_for
 
 from inloop.blocks.system import JSON
@@ -18,13 +16,6 @@ from inloop.deployments import run_deployment
 from inloop.flow_runs import resume_flow_run
 from inloop.input.run_input import receive_input, send_input
 from inloop.schemas import StateType
-
-
-@pytest.fixture
-def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
 
 
 def wait_state(run_id: Any, state: StateType, timeout: float = 20) -> Any:

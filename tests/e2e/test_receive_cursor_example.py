@@ -4,12 +4,9 @@ the run is suspended are greeted after the resume, and every name exactly once."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from processes import EXAMPLES, Spawner
+from processes import EXAMPLES
 from waiting import wait_for
 
 from inloop.client import get_client
@@ -19,13 +16,6 @@ from inloop.input.run_input import as_run_input
 from inloop.schemas import StateType
 
 IDLE_SECONDS = 2  # the example waits 30 s before suspending; the test need not
-
-
-@pytest.fixture
-def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
 
 
 def read(run_id: Any) -> Any:
