@@ -15,6 +15,7 @@ Fixtures:
   server_factory  start extra servers with their own settings (`server_factory(INLOOP_...=...)`)
   module_server_factory  the same, servers kept for the whole test module
   client          `inloop.get_client()` for the active server
+  api             an `httpx.Client` on the active server's HTTP API, with its API key if any
   run_flow_script run a Python file (or source text) as a subprocess against the active server
   wait_for        `wait_for(predicate, timeout=20, interval=0.05)`: poll until truthy
   oidc_provider   module-scoped OpenID Connect provider process (oidc-provider-mock)
@@ -32,6 +33,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.oidc_provider import OidcProvider, running_provider
@@ -108,6 +110,21 @@ def client(request: pytest.FixtureRequest, server: ServerInfo) -> Any:
     if "fresh_server" in request.fixturenames:
         request.getfixturevalue("fresh_server")
     return inloop.get_client()
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest, server: ServerInfo) -> Iterator[httpx.Client]:
+    """An `httpx.Client` on the server's API (`fresh_server` when the test uses it).
+
+    It sends the server's API key when it has one. The timeout leaves room for the API's
+    long polls (`wait` up to 30 s).
+    """
+    target = server
+    if "fresh_server" in request.fixturenames:
+        target = request.getfixturevalue("fresh_server")
+    headers = {"authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+    with httpx.Client(base_url=target.api_url, headers=headers, timeout=60) as http:
+        yield http
 
 
 @pytest.fixture(name="wait_for")

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, sync_playwright
 
@@ -111,12 +110,6 @@ def shoot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
 def ui(server: Any) -> str:
     """The UI's root URL, without a trailing slash."""
     return str(server.ui_url).rstrip("/")
-
-
-@pytest.fixture
-def api(server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=str(server.api_url).rstrip("/"), timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ link from the mail, answers, and the flow goes on. Opened again, the link says i
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,27 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 KEY = "automation-email-key"
 
-APPROVAL_FLOW = '''
-from inloop import flow, get_run_logger, pause_flow_run
-from inloop.input import RunInput
-
-
-class Approval(RunInput):
-    approved: bool
-
-
-@flow(name=FLOW_NAME)
-def approve():
-    answer = pause_flow_run(
-        wait_for_input=Approval.with_initial_data(description="Approve **refund #7**?"),
-        timeout=300,
-    )
-    get_run_logger().info(f"approved={answer.approved}")
-
-
-if __name__ == "__main__":
-    approve()
-'''
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+APPROVAL_FLOW = FLOWS_DIR / "approve_refund_7.py"
 
 
 def test_an_emailed_resume_link_answers_the_pause_once(
@@ -63,7 +45,7 @@ def test_an_emailed_resume_link_answers_the_pause_once(
             }],
         }]})
         assert applied.status_code == 200, applied.text
-        process = run_flow_script(f"FLOW_NAME = {flow_name!r}\n" + APPROVAL_FLOW)
+        process = run_flow_script(APPROVAL_FLOW, env={"FLOW_NAME": flow_name})
         run = wait_for_run(api, flow_name)
         subject, body = wait_for(lambda: smtp.texts()[0] if smtp.texts() else None)
         assert subject == f"{run['name']} waits for you"

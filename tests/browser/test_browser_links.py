@@ -6,6 +6,8 @@ page must ask for nothing else.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
@@ -16,40 +18,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 KEY = "link-test-key"
 
-APPROVAL_FLOW = '''
-from inloop import flow, get_run_logger, pause_flow_run
-from inloop.input import RunInput
-
-
-class Approval(RunInput):
-    approved: bool
-    note: str = ""
-
-
-DESCRIPTION = """**Refund #42** for 30 EUR
-
-<script>window.__injected = true</script><img src=x onerror="window.__injected = true">
-"""
-
-
-@flow(name=FLOW_NAME)
-def approve():
-    answer = pause_flow_run(
-        wait_for_input=Approval.with_initial_data(description=DESCRIPTION), timeout=300
-    )
-    get_run_logger().info(f"approved={answer.approved} note={answer.note}")
-
-
-if __name__ == "__main__":
-    approve()
-'''
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+APPROVAL_FLOW = FLOWS_DIR / "approve_refund_with_markup.py"
 
 
 def test_open_a_link_answer_once_and_see_it_used(
     page: Page, page_log, server_factory, run_flow_script, flow_name, shoot
 ) -> None:
     keyed = server_factory(activate=True, INLOOP_API_KEY=KEY)
-    process = run_flow_script(f"FLOW_NAME = {flow_name!r}\n" + APPROVAL_FLOW)
+    process = run_flow_script(APPROVAL_FLOW, env={"FLOW_NAME": flow_name})
     headers = {"authorization": f"Bearer {KEY}"}
     with httpx.Client(base_url=keyed.api_url, headers=headers, timeout=30) as api:
         run = wait_for_run(api, flow_name)

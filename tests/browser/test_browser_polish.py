@@ -178,24 +178,14 @@ def test_every_state_has_its_colour_and_runs_show_durations(
     assert page_log.page_errors == []
 
 
-CANCEL_FLOW = """
-from inloop import flow, pause_flow_run
-
-
-@flow(name={flow_name!r})
-def wait_for_someone():
-    pause_flow_run(timeout=600)
-
-
-if __name__ == "__main__":
-    wait_for_someone()
-"""
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+CANCEL_FLOW = FLOWS_DIR / "pause_until_cancelled.py"
 
 
 def test_cancel_a_paused_run_from_its_page(
     page: Page, page_log, ui, api, run_flow_script, flow_name, shoot
 ) -> None:
-    process = run_flow_script(CANCEL_FLOW.format(flow_name=flow_name))
+    process = run_flow_script(CANCEL_FLOW, env={"FLOW_NAME": flow_name})
     try:
         run = wait_for_run(api, flow_name)
         page.goto(f"{ui}/runs/{run['id']}")
@@ -285,18 +275,7 @@ if __name__ == "__main__":
         stop(process)
 
 
-SERVE_FLOW = """
-from inloop import flow
-
-
-@flow(name={flow_name!r})
-def served():
-    return 1
-
-
-if __name__ == "__main__":
-    served.serve(name="online")
-"""
+SERVE_FLOW = FLOWS_DIR / "serve_online.py"
 
 
 def test_deployments_page_shows_whether_a_runner_is_online(
@@ -305,7 +284,7 @@ def test_deployments_page_shows_whether_a_runner_is_online(
     # Runners poll every second here, so one that stops is offline within 2 * 1 + 5 s.
     info = server_factory(activate=True, INLOOP_RUNNER_POLL_SECONDS="1")
     runner = run_flow_script(
-        SERVE_FLOW.format(flow_name=flow_name), env={"INLOOP_RUNNER_POLL_SECONDS": "1"}
+        SERVE_FLOW, env={"FLOW_NAME": flow_name, "INLOOP_RUNNER_POLL_SECONDS": "1"}
     )
     try:
         page.goto(f"{str(info.ui_url).rstrip('/')}/deployments")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,92 +21,10 @@ from tests.browser.browser_helpers import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-USER_INPUT_FLOW = '''
-import asyncio
-from datetime import datetime
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+USER_INPUT_FLOW = FLOWS_DIR / "greet_user.py"
 
-from inloop import flow, pause_flow_run
-from inloop.input import RunInput
-from inloop.logging import get_run_logger
-
-
-class UserInput(RunInput):
-    name: str
-    age: int
-
-
-@flow(name=FLOW_NAME)
-async def greet_user():
-    logger = get_run_logger()
-    current_date = datetime.now().strftime("%B %d, %Y")
-
-    description_md = f"""
-**Welcome to the User Greeting Flow!**
-Today's Date: {current_date}
-
-Please enter your details below:
-- **Name**: What should we call you?
-- **Age**: Just a number, nothing more.
-"""
-
-    user_input = await pause_flow_run(
-        wait_for_input=UserInput.with_initial_data(description=description_md, name="anonymous"),
-        timeout=300,
-    )
-
-    if user_input.name == "anonymous":
-        logger.info("Hello, stranger!")
-    else:
-        logger.info(f"Hello, {user_input.name}!")
-
-
-if __name__ == "__main__":
-    asyncio.run(greet_user())
-'''
-
-SHIRT_ORDER_FLOW = """
-from typing import Literal
-
-import pydantic
-
-from inloop import flow
-from inloop.flow_runs import pause_flow_run
-from inloop.input import RunInput
-from inloop.logging import get_run_logger
-
-
-class ShirtOrder(RunInput):
-    size: Literal["small", "medium", "large", "xlarge"]
-    color: Literal["red", "green", "black"]
-
-    @pydantic.model_validator(mode="after")
-    def validate_age(self):
-        if self.color == "green" and self.size == "small":
-            raise ValueError("Green is only in-stock for medium, large, and XL sizes.")
-        return self
-
-
-@flow(name=FLOW_NAME)
-def get_shirt_order():
-    logger = get_run_logger()
-    shirt_order = None
-
-    while shirt_order is None:
-        try:
-            shirt_order = pause_flow_run(wait_for_input=ShirtOrder, timeout=300)
-        except pydantic.ValidationError as exc:
-            logger.error(f"Invalid size and color combination: {exc}")
-
-    logger.info(f"Shirt order: {shirt_order.size}, {shirt_order.color}")
-
-
-if __name__ == "__main__":
-    get_shirt_order()
-"""
-
-
-def flow_source(template: str, flow_name: str) -> str:
-    return f"FLOW_NAME = {flow_name!r}\n" + template
+SHIRT_ORDER_FLOW = FLOWS_DIR / "shirt_order.py"
 
 
 def field_group(page: Page, field_id: str):
@@ -116,7 +35,7 @@ def field_group(page: Page, field_id: str):
 def test_resume_user_input_from_the_browser(
     page: Page, page_log, ui, api, server, run_flow_script, flow_name, shoot
 ) -> None:
-    process = run_flow_script(flow_source(USER_INPUT_FLOW, flow_name))
+    process = run_flow_script(USER_INPUT_FLOW, env={"FLOW_NAME": flow_name})
     try:
         run = wait_for_run(api, flow_name)
         response = page.goto(f"{ui}/runs/{run['id']}/resume")
@@ -178,7 +97,7 @@ def test_server_validation_errors_show_on_their_fields(
     page: Page, page_log, ui, api, run_flow_script, flow_name, shoot
 ) -> None:
     """The browser is given a looser schema than the server holds, so the server's 422 decides."""
-    process = run_flow_script(flow_source(USER_INPUT_FLOW, flow_name))
+    process = run_flow_script(USER_INPUT_FLOW, env={"FLOW_NAME": flow_name})
     try:
         run = wait_for_run(api, flow_name)
 
@@ -231,7 +150,7 @@ def test_server_validation_errors_show_on_their_fields(
 def test_shirt_order_pauses_again_after_a_validator_error(
     page: Page, ui, api, run_flow_script, flow_name, shoot
 ) -> None:
-    process = run_flow_script(flow_source(SHIRT_ORDER_FLOW, flow_name))
+    process = run_flow_script(SHIRT_ORDER_FLOW, env={"FLOW_NAME": flow_name})
     try:
         run = wait_for_run(api, flow_name)
         first_key = run["pause"]["key"]

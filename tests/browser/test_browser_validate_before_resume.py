@@ -3,6 +3,7 @@ small+green in the form with its validator's message, and the run stays paused."
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,84 +15,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 GREEN_MESSAGE = "Green is only in-stock for medium, large, and XL sizes."
 
-SHIRT_ORDER_FLOW = """
-from typing import Literal
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+SHIRT_ORDER_FLOW = FLOWS_DIR / "shirt_order_validated.py"
 
-import pydantic
-
-from inloop import flow
-from inloop.flow_runs import pause_flow_run
-from inloop.input import RunInput
-from inloop.logging import get_run_logger
-
-
-class ShirtOrder(RunInput):
-    size: Literal["small", "medium", "large", "xlarge"]
-    color: Literal["red", "green", "black"]
-
-    @pydantic.model_validator(mode="after")
-    def validate_age(self):
-        if self.color == "green" and self.size == "small":
-            raise ValueError("Green is only in-stock for medium, large, and XL sizes.")
-        return self
-
-
-@flow(name=FLOW_NAME)
-def get_shirt_order():
-    logger = get_run_logger()
-    shirt_order = None
-
-    while shirt_order is None:
-        try:
-            shirt_order = pause_flow_run(
-                wait_for_input=ShirtOrder, timeout=300, validate_before_resume=True
-            )
-        except pydantic.ValidationError as exc:
-            logger.error(f"Invalid size and color combination: {exc}")
-
-    logger.info(f"Shirt order: {shirt_order.size}, {shirt_order.color}")
-
-
-if __name__ == "__main__":
-    get_shirt_order()
-"""
-
-SEATS_FLOW = """
-import pydantic
-from inloop import flow, pause_flow_run
-from inloop.input import RunInput
-
-
-class Seats(RunInput):
-    count: int
-
-    @pydantic.field_validator("count")
-    @classmethod
-    def even(cls, value):
-        if value % 2:
-            raise ValueError(f"seats come in pairs; {value} is odd")
-        return value
-
-
-@flow(name=FLOW_NAME)
-def book_seats():
-    seats = pause_flow_run(wait_for_input=Seats, timeout=300, validate_before_resume=True)
-    print(f"booked {seats.count}")
-
-
-if __name__ == "__main__":
-    book_seats()
-"""
-
-
-def flow_source(template: str, flow_name: str) -> str:
-    return f"FLOW_NAME = {flow_name!r}\n" + template
+SEATS_FLOW = FLOWS_DIR / "book_seats_in_pairs.py"
 
 
 def test_shirt_order_small_green_is_refused_in_the_form(
     page: Page, page_log: Any, ui, api, run_flow_script, flow_name, shoot
 ) -> None:
-    process = run_flow_script(flow_source(SHIRT_ORDER_FLOW, flow_name))
+    process = run_flow_script(SHIRT_ORDER_FLOW, env={"FLOW_NAME": flow_name})
     try:
         run = wait_for_run(api, flow_name)
         page.goto(f"{ui}/runs/{run['id']}/resume")
@@ -127,7 +60,7 @@ def test_shirt_order_small_green_is_refused_in_the_form(
 def test_field_validator_message_shows_on_its_field(
     page: Page, ui, api, run_flow_script, flow_name, shoot
 ) -> None:
-    process = run_flow_script(flow_source(SEATS_FLOW, flow_name))
+    process = run_flow_script(SEATS_FLOW, env={"FLOW_NAME": flow_name})
     try:
         run = wait_for_run(api, flow_name)
         page.goto(f"{ui}/runs/{run['id']}/resume")

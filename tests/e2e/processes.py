@@ -1,8 +1,9 @@
 """End-to-end helpers: long-lived processes (runners, senders) whose output is read as it comes.
 
 Reader threads drain each process's stdout and stderr (so a chatty process never blocks on a
-full pipe). Not a conftest.py: `from conftest import ...` in this folder must keep meaning
-tests/conftest.py. Each test module makes its `spawn` fixture from a Spawner.
+full pipe). A module of its own, not tests/e2e/conftest.py: with a conftest.py in more than one
+folder, which module `conftest` names depends on collection order, so tests import helpers by
+this module's name and take the `spawn` fixture (a Spawner) from tests/e2e/conftest.py.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Only those the pause's rules accept get through: 0 unauthorized answers.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,6 @@ import pytest
 import sqlalchemy as sa
 
 from tests.automation_helpers import with_database
-from tests.e2e.processes import Spawner
 from tests.waiting import wait_for
 
 KEY = "answer-paths-shared-key"
@@ -175,31 +174,8 @@ def test_the_question_of_a_waiting_pause_cannot_be_rewritten(srv: Server) -> Non
         assert olive.get(f"/flow_runs/{run['id']}/pause").json()["schema"] == SCHEMA
 
 
-FLOW = '''
-from inloop import flow, pause_flow_run
-
-
-@flow
-def guarded():
-    pause_flow_run(key="gate", timeout=120, poll_interval=0.2)
-    print("past the gate", flush=True)
-    approved = pause_flow_run(
-        wait_for_input=bool, timeout=120, poll_interval=0.2,
-        assignees=["group:finance"], allow_self_approval=False,
-    )
-    print(f"approved: {approved}", flush=True)
-
-
-if __name__ == "__main__":
-    guarded()
-'''
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+FLOW = FLOWS_DIR / "gate_then_finance_approval.py"
 
 
 def test_a_flow_pauses_and_waits_for_a_proper_answer_whatever_was_sent_ahead(

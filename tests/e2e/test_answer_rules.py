@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.processes import Spawner
 from tests.waiting import wait_for
 
 PEOPLE = {
@@ -298,35 +297,8 @@ def cli(team: Team, who: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-ASSIGNED = '''
-from inloop import flow, pause_flow_run
-
-
-@flow
-def expense(label: str = "taxi"):
-    print("pausing", flush=True)
-    approved = pause_flow_run(
-        wait_for_input=bool, timeout=120, poll_interval=0.2,
-        assignees=["group:finance"], allow_self_approval=False,
-    )
-    print(f"expense {label}: {approved}", flush=True)
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:] == ["serve"]:
-        expense.serve(name="rules")
-    else:
-        expense()
-'''
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+ASSIGNED = FLOWS_DIR / "expense_for_finance.py"
 
 
 def waiting_run(team: Team, flow_name: str) -> dict[str, Any]:

@@ -19,41 +19,12 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-PAUSED_SYNC = """
-from inloop import flow
-from inloop.flow_runs import pause_flow_run
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+PAUSED_SYNC = FLOWS_DIR / "pause_for_int.py"
 
-@flow(name="first-hour-pause")
-def ask():
-    return pause_flow_run(wait_for_input=int)
+PAUSED_ASYNC = FLOWS_DIR / "pause_for_int_async.py"
 
-ask()
-"""
-
-PAUSED_ASYNC = """
-import asyncio
-from inloop import flow
-from inloop.flow_runs import pause_flow_run
-
-@flow(name="first-hour-pause-async")
-async def ask():
-    return await pause_flow_run(wait_for_input=int)
-
-asyncio.run(ask())
-"""
-
-BIG_LOG = """
-from inloop import flow, get_run_logger
-
-@flow(name="first-hour-big-log")
-def big():
-    logger = get_run_logger()
-    logger.info("before")
-    logger.info("x" * 20_000_000)
-    logger.info("after")
-
-big()
-"""
+BIG_LOG = FLOWS_DIR / "log_a_huge_line.py"
 
 
 def cli(server: Any, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -74,13 +45,6 @@ def one_error_line(result: subprocess.CompletedProcess[str], code: int = 1) -> s
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: ")
     return lines[0]
-
-
-@pytest.fixture
-def api(server: Any) -> Any:
-    headers = {"authorization": f"Bearer {server.api_key}"} if server.api_key else {}
-    with httpx.Client(base_url=server.api_url, headers=headers, timeout=30) as client:
-        yield client
 
 
 def paused_run_of(api: httpx.Client, process: subprocess.Popen[str], wait_for: Any) -> Any:
@@ -341,17 +305,7 @@ def test_a_huge_log_record_is_truncated_and_the_rest_of_the_log_kept(
     assert messages[2:] == ["after", "Finished in state Completed"]
 
 
-SPLIT_LOGS = """
-from inloop import flow, get_run_logger
-
-@flow(name="first-hour-split-logs")
-def chatty():
-    logger = get_run_logger()
-    for n in range(10):
-        logger.info("%d %s", n, "y" * 50_000)
-
-chatty()
-"""
+SPLIT_LOGS = FLOWS_DIR / "log_ten_big_lines.py"
 
 
 def test_a_batch_the_server_refuses_as_too_big_is_stored_in_smaller_parts(

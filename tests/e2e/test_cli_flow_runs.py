@@ -8,23 +8,14 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-FLOW_SCRIPT = """
-from inloop import flow, get_run_logger
-
-@flow(name="cli-logs")
-def cli_logs(n: int = 1):
-    logger = get_run_logger()
-    logger.info("hello number %s", n)
-    logger.warning("careful now")
-    return n
-
-cli_logs(7)
-"""
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+FLOW_SCRIPT = FLOWS_DIR / "cli_logs.py"
 
 
 def cli(
@@ -57,12 +48,10 @@ def assert_clean_error(result: subprocess.CompletedProcess[str], *expected: str)
 
 
 @pytest.fixture(scope="module")
-def finished_run(server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def finished_run(server: Any) -> dict[str, Any]:
     """A real flow run, executed by a flow script, that logged two lines and completed."""
-    script = tmp_path_factory.mktemp("flow") / "cli_logs.py"
-    script.write_text(FLOW_SCRIPT)
     done = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, str(FLOW_SCRIPT)],
         env={**os.environ, **server.env},
         capture_output=True,
         text=True,
@@ -207,57 +196,10 @@ def test_cancel_moves_a_running_run_to_cancelled(server: Any) -> None:
 
 
 CANCELLED_SCRIPTS = {
-    "running-sync": """
-import time
-from inloop import flow
-
-@flow(name="cancel-running-sync")
-def busy():
-    print("working", flush=True)
-    while True:
-        time.sleep(0.2)
-
-busy()
-""",
-    "running-async": """
-import asyncio
-from inloop import flow
-
-@flow(name="cancel-running-async")
-async def busy():
-    print("working", flush=True)
-    while True:
-        await asyncio.sleep(0.2)
-
-asyncio.run(busy())
-""",
-    "tasks": """
-import time
-from inloop import flow, task
-
-@task
-def step(i: int) -> int:
-    time.sleep(0.1)
-    return i
-
-@flow(name="cancel-tasks")
-def steps():
-    print("working", flush=True)
-    for i in range(100_000):
-        step(i)
-
-steps()
-""",
-    "paused-sync": """
-from inloop import flow, pause_flow_run
-
-@flow(name="cancel-paused-sync")
-def ask():
-    print("working", flush=True)
-    return pause_flow_run(wait_for_input=int)
-
-ask()
-""",
+    "running-sync": FLOWS_DIR / "cancel_running_sync.py",
+    "running-async": FLOWS_DIR / "cancel_running_async.py",
+    "tasks": FLOWS_DIR / "cancel_tasks.py",
+    "paused-sync": FLOWS_DIR / "cancel_paused_sync.py",
 }
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,15 +14,8 @@ from inloop.deployments import run_deployment
 from inloop.flow_runs import resume_flow_run
 from inloop.input.run_input import receive_input, send_input
 from inloop.schemas import StateType
-from tests.e2e.processes import EXAMPLES, Spawner
+from tests.e2e.processes import EXAMPLES
 from tests.waiting import wait_for
-
-
-@pytest.fixture
-def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
 
 
 def wait_state(run_id: Any, state: StateType, timeout: float = 20) -> Any:

@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.processes import Spawner
 from tests.waiting import wait_for
 
 
@@ -113,19 +112,8 @@ def test_a_run_token_stops_working_when_its_run_is_final(team: Team) -> None:
         assert refused.status_code == 403 and "is over" in refused.json()["detail"]
 
 
-BUSY_FLOW = """
-import time
-from inloop import flow
-
-@flow(name="creds-busy")
-def busy():
-    print("working", flush=True)
-    while True:
-        time.sleep(0.2)
-
-if __name__ == "__main__":
-    busy()
-"""
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+BUSY_FLOW = FLOWS_DIR / "busy_forever.py"
 
 
 @pytest.mark.parametrize("credential", ["operator", "run token only"])
@@ -134,8 +122,7 @@ def test_a_cancel_stops_a_flow_process_in_users_mode(
 ) -> None:
     """The process hears of the cancel through its heartbeat even though its run is over (and
     with it the run's grants): with an operator's token, or with nothing but its run token."""
-    script = tmp_path / "busy.py"
-    script.write_text(BUSY_FLOW)
+    script = BUSY_FLOW
     env = {**os.environ, "INLOOP_API_URL": team.info.api_url, "INLOOP_HOME": str(tmp_path),
            "INLOOP_HEARTBEAT_INTERVAL_SECONDS": "0.5"}
     env.pop("INLOOP_RUN_TOKEN", None)
@@ -284,38 +271,13 @@ def test_a_runner_token_claims_but_cannot_resume_or_manage_users(team: Team) -> 
 
 # --- the first user, with work in flight ---------------------------------------------------------
 
-PAUSING = '''
-import sys
-from inloop import flow, pause_flow_run
-
-
-@flow
-def {name}(label: str = "x"):
-    print("pausing", flush=True)
-    answer = pause_flow_run(wait_for_input=str, timeout=300, poll_interval=0.2)
-    print(f"{name} got {{answer}}", flush=True)
-    return answer
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["serve"]:
-        {name}.serve(name="switch")
-    else:
-        {name}()
-'''
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
+PAUSING = FLOWS_DIR / "pause_for_text_named.py"
 
 
 def test_a_runner_with_a_runner_token_serves_runs(team: Team, spawn: Any) -> None:
     """Its runs' processes act as their runs (the runner's own role has no rights over runs)."""
     env = {"INLOOP_API_URL": team.info.api_url, "INLOOP_API_KEY": team.tokens["rita"]}
-    runner = spawn(PAUSING.format(name="minded"), "serve", env=env)
+    runner = spawn(PAUSING, "serve", env={**env, "FLOW_NAME": "minded"})
     runner.wait_for_output("is being served")
     with api(team.info, team.tokens["olive"]) as operator:
         made = operator.post("/deployments/name/minded/switch/run", json={"parameters": {}})
@@ -334,8 +296,8 @@ def test_a_runner_with_a_runner_token_serves_runs(team: Team, spawn: Any) -> Non
 
 
 def test_a_runner_without_a_token_says_what_it_needs(team: Team, spawn: Any) -> None:
-    runner = spawn(PAUSING.format(name="keyless"), "serve",
-                   env={"INLOOP_API_URL": team.info.api_url})
+    runner = spawn(PAUSING, "serve",
+                   env={"INLOOP_API_URL": team.info.api_url, "FLOW_NAME": "keyless"})
     assert runner.wait() == 1, runner.output
     assert "INLOOP_API_KEY=<runner token>" in runner.stderr
     assert "Traceback" not in runner.output
@@ -365,9 +327,9 @@ def test_adding_the_first_user_keeps_work_in_flight(
 ) -> None:
     info = server_factory()
     env = {"INLOOP_API_URL": info.api_url, "INLOOP_RUNNER_POLL_SECONDS": "1"}
-    runner = spawn(PAUSING.format(name="served"), "serve", env=env)
+    runner = spawn(PAUSING, "serve", env={**env, "FLOW_NAME": "served"})
     runner.wait_for_output("is being served")
-    script = spawn(PAUSING.format(name="by_hand"), env=env)
+    script = spawn(PAUSING, env={**env, "FLOW_NAME": "by_hand"})
     with api(info) as open_http:
         made = open_http.post("/deployments/name/served/switch/run", json={})
         assert made.status_code == 201, made.text

@@ -8,7 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.processes import Spawner
 from tests.waiting import wait_for
 
 ROOT_PASSWORD = "correct horse battery"
@@ -399,42 +398,10 @@ def test_sign_in_needs_users(server_factory: Callable[..., Any]) -> None:
 
 # --- flow processes in users mode ----------------------------------------------------------------
 
-APPROVAL = '''
-from inloop import flow, pause_flow_run
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+APPROVAL = FLOWS_DIR / "approval_for_text.py"
 
-
-@flow
-def approval():
-    print("pausing", flush=True)
-    answer = pause_flow_run(wait_for_input=str, timeout=120, poll_interval=0.2)
-    print(f"approved: {answer}", flush=True)
-    return answer
-
-
-approval()
-'''
-
-SERVED = '''
-from inloop import flow, pause_flow_run
-
-
-@flow
-def gated(label: str):
-    answer = pause_flow_run(wait_for_input=str, timeout=120, poll_interval=0.2)
-    print(f"gated {label}: {answer}", flush=True)
-    return answer
-
-
-if __name__ == "__main__":
-    gated.serve(name="identity")
-'''
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
+SERVED = FLOWS_DIR / "gated_served.py"
 
 
 def _resume_paused(people: People, flow_name: str) -> dict[str, Any]:

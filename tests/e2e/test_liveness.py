@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from inloop.deployments import run_deployment
 from tests.e2e.processes import Spawner
@@ -32,48 +31,10 @@ SATURATE_SECONDS = float(os.environ.get("INLOOP_TEST_SATURATE_SECONDS", "10"))
 FLOWS_PER_KIND = 20
 SHORT_BUDGET = 4  # seconds: the budget of the server where killed flows are judged by silence
 
-HOST = """
-import os, sys, threading, time
-from inloop import flow, pause_flow_run
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+HOST = FLOWS_DIR / "liveness_host.py"
 
-@flow(name="liveness-paused")
-def waits(i: int) -> int:
-    return pause_flow_run(wait_for_input=int, timeout=3600)
-
-@flow(name="liveness-running")
-def works(i: int) -> int:
-    while not os.path.exists(sys.argv[3]):
-        time.sleep(0.2)
-    return i
-
-kind, count = sys.argv[1], int(sys.argv[2])
-fn = waits if kind == "paused" else works
-threads = [threading.Thread(target=fn, args=(i,)) for i in range(count)]
-for thread in threads:
-    thread.start()
-for thread in threads:
-    thread.join()
-"""
-
-SERVED = """
-import time
-from inloop import flow
-
-@flow(name="liveness-served")
-def served() -> None:
-    while True:
-        time.sleep(0.2)
-
-if __name__ == "__main__":
-    served.serve(name="soak")
-"""
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
+SERVED = FLOWS_DIR / "liveness_served.py"
 
 
 @contextlib.contextmanager
@@ -131,8 +92,8 @@ def test_no_false_crash_under_saturation_and_killed_flows_are_judged(
         # a runner executing a deployment run. Default budgets and heartbeat intervals.
         spawn(HOST, "paused", str(FLOWS_PER_KIND), str(done), env=server.env)
         spawn(HOST, "running", str(FLOWS_PER_KIND), str(done), env=server.env)
-        frozen = spawn(HOST.replace("liveness-paused", "liveness-frozen"), "paused", "1",
-                       str(done), env=server.env)
+        frozen = spawn(HOST, "paused", "1", str(done),
+                       env={**server.env, "PAUSED_FLOW_NAME": "liveness-frozen"})
         runner = spawn(SERVED, env=server.env)
         # On the short-budget server: a paused and a running flow, to be killed.
         doomed_paused = spawn(HOST, "paused", "1", str(done), env=fast_beats)

@@ -21,12 +21,6 @@ GREET = "greet-user"
 SHIRT = "get-shirt-order"
 
 
-@pytest.fixture
-def api(server: Any) -> Any:
-    with httpx.Client(base_url=server.api_url, timeout=10) as http:
-        yield http
-
-
 def run_ids(api: httpx.Client, flow_name: str) -> set[str]:
     found = api.get("/flow_runs", params={"flow_name": flow_name, "limit": 1000}).json()
     return {run["id"] for run in found}

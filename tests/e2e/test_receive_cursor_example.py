@@ -4,28 +4,17 @@ the run is suspended are greeted after the resume, and every name exactly once."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from inloop.client import get_client
 from inloop.deployments import run_deployment
 from inloop.flow_runs import resume_flow_run
 from inloop.input.run_input import as_run_input
 from inloop.schemas import StateType
-from tests.e2e.processes import EXAMPLES, Spawner
+from tests.e2e.processes import EXAMPLES
 from tests.waiting import wait_for
 
 IDLE_SECONDS = 2  # the example waits 30 s before suspending; the test need not
-
-
-@pytest.fixture
-def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
 
 
 def read(run_id: Any) -> Any:

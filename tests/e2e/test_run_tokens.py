@@ -4,49 +4,21 @@ the server stamps each input's sender from the sending run's token, whatever the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from inloop import flow, get_client, get_run_context
 from inloop.deployments import run_deployment
 from inloop.flow_runs import resume_flow_run
 from inloop.input.run_input import receive_input, send_input
 from inloop.schemas import StateType
-from tests.e2e.processes import Spawner
 from tests.waiting import wait_for
 
 SENDER = "inloop.flow-run."
 
 
-@pytest.fixture
-def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
-
-
-RESPONDER = '''
-import sys
-from inloop import flow
-from inloop.input.run_input import receive_input
-
-
-@flow
-def responder(victim: str):
-    print("listening", flush=True)
-    for message in receive_input(str, timeout=60, poll_interval=0.1, with_metadata=True):
-        # Try to make the reply look as if the bystander sent it: the server ignores that.
-        message.respond(f"echo {message.value}", sender=f"inloop.flow-run.{victim}")
-        print("responded", flush=True)
-        return
-
-
-if __name__ == "__main__":
-    responder(sys.argv[1])
-'''
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+RESPONDER = FLOWS_DIR / "respond_as_bystander.py"
 
 
 @flow
@@ -78,32 +50,7 @@ def test_respond_answers_the_real_sender_whatever_either_side_claims(
     assert responder_proc.wait() == 0, responder_proc.output
 
 
-REPORTER = '''
-import subprocess, sys
-from inloop import flow
-from inloop.flow_runs import suspend_flow_run
-from inloop.input.run_input import send_input
-
-CHILD = """
-import sys
-from inloop.input.run_input import send_input
-send_input("from a child process", flow_run_id=sys.argv[1])
-"""
-
-
-@flow
-def reporter(target: str):
-    send_input("before suspending", flow_run_id=target)
-    suspend_flow_run(timeout=600)
-    send_input("after resuming", flow_run_id=target)
-    # A process the flow starts speaks as the run too (INLOOP_RUN_TOKEN is inherited).
-    subprocess.run([sys.executable, "-c", CHILD, target], check=True)
-    print("reported", flush=True)
-
-
-if __name__ == "__main__":
-    reporter.serve(name="tokens")
-'''
+REPORTER = FLOWS_DIR / "report_across_suspend.py"
 
 
 def test_runner_processes_send_as_their_run_before_and_after_a_suspension(

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,42 +15,15 @@ import pytest
 from inloop.client import InloopAPIError, ObjectNotFound, get_client
 from inloop.deployments import run_deployment
 from inloop.schemas import StateType
-from tests.e2e.processes import Spawner, kill_runner_and_runs
+from tests.e2e.processes import kill_runner_and_runs
 from tests.waiting import wait_for
 
-
-@pytest.fixture
-def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
-
-
-HELLO = '''
-import os, sys, time
-from inloop import flow
-
-
-@flow
-def hello(name: str, times: int = 1, mode: str = "ok"):
-    for _ in range(times):
-        print(f"hello {name}!")
-    if mode == "fail":
-        raise ValueError("asked to fail")
-    if mode == "exit":
-        os._exit(3)
-    if mode == "sleep":
-        time.sleep(60)
-    return name
-
-
-if __name__ == "__main__":
-    hello.serve(name="{deployment}", limit=int(os.environ.get("LIMIT", "0")) or None)
-'''
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+HELLO = FLOWS_DIR / "hello_served.py"
 
 
 def serve_hello(spawn: Any, deployment: str, env: dict[str, str] | None = None) -> Any:
-    runner = spawn(HELLO.replace("{deployment}", deployment), env=env)
+    runner = spawn(HELLO, deployment, env=env)
     runner.wait_for_output("is being served")
     return runner
 

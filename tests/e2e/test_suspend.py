@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,51 +13,10 @@ from inloop.deployments import run_deployment
 from inloop.flow_runs import resume_flow_run, suspend_flow_run
 from inloop.input.run_input import send_input
 from inloop.schemas import StateType
-from tests.e2e.processes import Spawner
 from tests.waiting import wait_for
 
-
-@pytest.fixture
-def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
-
-
-APPROVAL = '''
-from inloop import flow
-from inloop.flow_runs import pause_flow_run, suspend_flow_run
-from inloop.input.run_input import receive_input
-
-
-@flow
-def approval(amount: int):
-    print(f"asking about {amount}")
-    approved = suspend_flow_run(wait_for_input=bool, timeout=600)
-    print(f"approved={approved}")
-    return approved
-
-
-@flow
-def listener():
-    print("listening")
-    for word in receive_input(str, timeout=None):
-        print(f"heard {word}")
-        if word == "stop":
-            return
-
-
-@flow
-def pauser():
-    print("pausing")
-    print("answer", pause_flow_run(wait_for_input=str, timeout=600))
-
-
-if __name__ == "__main__":
-    import sys
-    flows = {"approval": approval, "listener": listener, "pauser": pauser}
-    flows[sys.argv[1]].serve(name="suspend")
-'''
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+APPROVAL = FLOWS_DIR / "suspend_flows.py"
 
 
 def serve(spawn: Any, which: str = "approval", **kwargs: Any) -> Any:

@@ -4,76 +4,17 @@ task's stored result."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from inloop.client import get_client
 from inloop.deployments import run_deployment
 from inloop.flow_runs import resume_flow_run
 from inloop.schemas import StateType
-from tests.e2e.processes import Spawner
 from tests.waiting import wait_for
 
-
-@pytest.fixture
-def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
-
-
-FLOWS = '''
-from inloop import flow, task
-from inloop.flow_runs import pause_flow_run, suspend_flow_run
-from inloop.input import RunInput
-
-
-class Approval(RunInput):
-    approved: bool
-
-
-@task
-def approve(amount: int) -> bool:
-    print(f"asking about {amount}", flush=True)
-    return pause_flow_run(wait_for_input=Approval, timeout=600).approved
-
-
-@task
-async def approve_async(amount: int) -> bool:
-    print(f"async asking about {amount}", flush=True)
-    answer = await pause_flow_run(wait_for_input=Approval, timeout=600)
-    return answer.approved
-
-
-@task
-def gate(amount: int) -> bool:
-    print(f"gate {amount}", flush=True)
-    return suspend_flow_run(wait_for_input=bool, timeout=600)
-
-
-@flow
-def sync_flow():
-    first = approve(1)
-    second = gate(2)
-    third = pause_flow_run(wait_for_input=str, timeout=600)
-    print(f"sync result {first} {second} {third}", flush=True)
-
-
-@flow
-async def async_flow():
-    first = await approve_async(1)
-    second = approve(2)  # a sync task inside an async flow
-    print(f"async result {first} {second}", flush=True)
-
-
-if __name__ == "__main__":
-    import sys
-    flows = {"sync": sync_flow, "async": async_flow}
-    flows[sys.argv[1]].serve(name="task-pauses")
-'''
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+FLOWS = FLOWS_DIR / "task_pause_flows.py"
 
 
 def serve(spawn: Any, which: str) -> Any:

@@ -4,67 +4,17 @@ a pause whose input lacks a default fails at the call, naming the field."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from inloop.client import get_client
 from inloop.deployments import run_deployment
 from inloop.schemas import StateType
-from tests.e2e.processes import Spawner
 from tests.waiting import wait_for
 
-
-@pytest.fixture
-def spawn(server: Any, tmp_path: Path) -> Iterator[Spawner]:
-    spawner = Spawner(tmp_path)
-    yield spawner
-    spawner.close()
-
-
-FLOWS = '''
-from inloop import flow
-from inloop.flow_runs import pause_flow_run, suspend_flow_run
-from inloop.input import RunInput
-
-
-class Review(RunInput):
-    approved: bool = False
-    note: str = "no answer in time"
-
-
-class Person(RunInput):
-    name: str
-    age: int = 3
-
-
-@flow
-def live():
-    answer = pause_flow_run(wait_for_input=Review, timeout=1, on_timeout="defaults")
-    print(f"live answer approved={answer.approved} note={answer.note}", flush=True)
-
-
-@flow
-def away(timeout: float = 1):
-    print("asking", flush=True)
-    answer = suspend_flow_run(wait_for_input=Review, timeout=timeout, on_timeout="defaults")
-    print(f"away answer approved={answer.approved} note={answer.note}", flush=True)
-
-
-@flow
-def missing():
-    print("before", flush=True)
-    pause_flow_run(wait_for_input=Person, timeout=60, on_timeout="defaults")
-
-
-if __name__ == "__main__":
-    import sys
-    flows = {"live": live, "away": away, "missing": missing}
-    flows[sys.argv[1]].serve(name="defaults")
-'''
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+FLOWS = FLOWS_DIR / "timeout_default_flows.py"
 
 
 def serve(spawn: Any, which: str) -> Any:

@@ -20,39 +20,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SHIRT = "get-shirt-order"
 GREEN_MESSAGE = "Green is only in-stock for medium, large, and XL sizes."
 
-FIELD_VALIDATOR_FLOW = '''
-import pydantic
-from inloop import flow, pause_flow_run
-from inloop.input import RunInput
-
-
-class Seats(RunInput):
-    count: int
-    row: str = "A"
-
-    @pydantic.field_validator("count")
-    @classmethod
-    def even(cls, value):
-        if value % 2:
-            raise ValueError(f"seats come in pairs; {value} is odd")
-        return value
-
-
-@flow(name="book-seats")
-def book_seats():
-    seats = pause_flow_run(wait_for_input=Seats, validate_before_resume=True)
-    print(f"booked {seats.count} in row {seats.row}")
-
-
-if __name__ == "__main__":
-    book_seats()
-'''
-
-
-@pytest.fixture
-def api(server: Any) -> Any:
-    with httpx.Client(base_url=server.api_url, timeout=30) as http:
-        yield http
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+FIELD_VALIDATOR_FLOW = FLOWS_DIR / "book_seats_with_row.py"
 
 
 def start_paused(

@@ -18,12 +18,6 @@ if TYPE_CHECKING:
     from tests.servers import ServerInfo
 
 
-@pytest.fixture
-def api(server: ServerInfo) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.api_url, timeout=30) as http:
-        yield http
-
-
 def new_run(api: httpx.Client, state: str = "RUNNING") -> dict[str, Any]:
     response = api.post("/flow_runs", json={"flow_name": "errors", "state": state})
     assert response.status_code == 201, response.text

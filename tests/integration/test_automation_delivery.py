@@ -48,7 +48,8 @@ def srv(module_server_factory: Callable[..., ServerInfo]) -> ServerInfo:
 
 
 @pytest.fixture
-def api(srv: ServerInfo) -> Iterator[httpx.Client]:
+def srv_api(srv: ServerInfo) -> Iterator[httpx.Client]:
+    """An httpx.Client on this module's own server (`srv`, with automation settings)."""
     with httpx.Client(base_url=srv.api_url, timeout=30) as http:
         yield http
 
@@ -62,13 +63,13 @@ def automation(name: str, **fields: Any) -> AutomationSpec:
 
 
 def paused_run(
-    api: httpx.Client, flow: str, schema: dict[str, Any] | None = None, description: str = "Ok?"
+    srv_api: httpx.Client, flow: str, schema: dict[str, Any] | None = None, description: str = "Ok?"
 ) -> dict[str, Any]:
-    run = api.post("/flow_runs", json={"flow_name": flow, "state": "RUNNING"}).json()
+    run = srv_api.post("/flow_runs", json={"flow_name": flow, "state": "RUNNING"}).json()
     body: dict[str, Any] = {"key": "approval", "description": description, "timeout": 3600}
     if schema is not None:
         body["schema"] = schema
-    response = api.post(f"/flow_runs/{run['id']}/pause", json=body)
+    response = srv_api.post(f"/flow_runs/{run['id']}/pause", json=body)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -78,7 +79,7 @@ def statuses(found: list[dict[str, Any]]) -> list[tuple[int, str]]:
 
 
 def test_a_paused_flow_emails_its_run_name_and_resume_link(
-    srv: ServerInfo, api: httpx.Client, run_flow_script: Callable[..., Any],
+    srv: ServerInfo, srv_api: httpx.Client, run_flow_script: Callable[..., Any],
     wait_for: Callable[..., Any],
 ) -> None:
     flow = unique("email-me")
@@ -112,7 +113,7 @@ ask()
         )
         def paused() -> Any:
             assert process.poll() is None, process.communicate()
-            found = api.get("/flow_runs", params={"flow_name": flow}).json()
+            found = srv_api.get("/flow_runs", params={"flow_name": flow}).json()
             return next((r for r in found if r["state"]["type"] == "PAUSED"), None)
 
         run = wait_for(paused)
@@ -131,13 +132,13 @@ ask()
             assert used.status_code == 200, used.text
         out, err = process.communicate(timeout=60)
         assert "ANSWER True" in out, err
-        resumed = api.get("/events", params={"kind": "flow-run.resumed",
+        resumed = srv_api.get("/events", params={"kind": "flow-run.resumed",
                                               "flow_run_id": run["id"]}).json()
         assert [e["actor"] for e in resumed] == ["link:alice"]
 
 
 def test_a_signed_webhook_is_retried_with_the_same_id(
-    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+    srv: ServerInfo, srv_api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("hooked")
     with WebhookReceiver(answers=[500]) as receiver:
@@ -146,7 +147,7 @@ def test_a_signed_webhook_is_retried_with_the_same_id(
             trigger={"kinds": ["flow-run.paused"], "flow": flow},
             actions=[{"type": "webhook", "url": receiver.url, "secret": SECRET}],
         ))
-        run = paused_run(api, flow)
+        run = paused_run(srv_api, flow)
         wait_for(lambda: len(receiver.requests) >= 2)
         found = wait_for(lambda: [d for d in deliveries_of(srv, automation_id)
                                   if d["status"] == "delivered"])
@@ -165,7 +166,7 @@ def test_a_signed_webhook_is_retried_with_the_same_id(
 
 
 def test_automations_reach_only_public_or_allowed_addresses_and_never_keep_answers(
-    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+    srv: ServerInfo, srv_api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("egress")
     secret_page = b"<h1>internal admin</h1> SECRET-TOKEN-123"
@@ -181,7 +182,7 @@ def test_automations_reach_only_public_or_allowed_addresses_and_never_keep_answe
                 {"type": "webhook", "url": receiver.url},
             ],
         ))
-        paused_run(api, flow)
+        paused_run(srv_api, flow)
         found = wait_for(lambda: (lambda rows: rows if len(rows) == 3 and all(
             r["status"] in ("failed", "delivered") for r in rows) else None)(
             deliveries_of(srv, automation_id)))
@@ -223,7 +224,7 @@ def test_a_webhook_that_keeps_failing_fails_after_the_attempt_bound(
 
 
 def test_reminders_repeat_after_the_wait_and_stop_once_resumed(
-    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+    srv: ServerInfo, srv_api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("remind")
     with WebhookReceiver() as receiver:
@@ -233,10 +234,10 @@ def test_reminders_repeat_after_the_wait_and_stop_once_resumed(
                      "repeat": {"every": 0.5, "times": 5}},
             actions=[{"type": "webhook", "url": receiver.url}],
         ))
-        run = paused_run(api, flow)
+        run = paused_run(srv_api, flow)
         # The first notice and two reminders, each for the same event and a later stage.
         wait_for(lambda: len(receiver.requests) >= 3)
-        assert api.post(f"/flow_runs/{run['id']}/resume").status_code == 200
+        assert srv_api.post(f"/flow_runs/{run['id']}/resume").status_code == 200
         skipped = wait_for(lambda: [d for d in deliveries_of(srv, automation_id)
                                     if d["status"] == "skipped"])
     found = deliveries_of(srv, automation_id)
@@ -251,7 +252,7 @@ def test_reminders_repeat_after_the_wait_and_stop_once_resumed(
 
 
 def test_escalation_runs_once_after_the_reminders(
-    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+    srv: ServerInfo, srv_api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("escalate")
     with WebhookReceiver() as receiver, WebhookReceiver() as boss:
@@ -263,8 +264,8 @@ def test_escalation_runs_once_after_the_reminders(
                      {"type": "webhook", "url": receiver.url}],
             escalate=[{"type": "webhook", "url": boss.url}, {"type": "cancel-run"}],
         ))
-        run = paused_run(api, flow)
-        wait_for(lambda: api.get(f"/flow_runs/{run['id']}").json()["state"]["type"]
+        run = paused_run(srv_api, flow)
+        wait_for(lambda: srv_api.get(f"/flow_runs/{run['id']}").json()["state"]["type"]
                  == "CANCELLED")
         found = wait_for(lambda: (lambda rows: rows if all(
             r["status"] != "pending" for r in rows) else None)(
@@ -275,16 +276,16 @@ def test_escalation_runs_once_after_the_reminders(
     )
     assert len(receiver.requests) == 6
     assert len(boss.requests) == 1
-    states = api.get(f"/flow_runs/{run['id']}").json()["state"]
+    states = srv_api.get(f"/flow_runs/{run['id']}").json()["state"]
     assert states["message"].startswith("cancelled by automation:escalate-")
 
 
 def test_resume_with_defaults_and_run_deployment(
-    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+    srv: ServerInfo, srv_api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("defaults")
     name = unique("resumer")
-    deployment = api.post(
+    deployment = srv_api.post(
         "/deployments", json={"flow_name": "follow-up", "name": "after", "entrypoint": "x.py:f"}
     )
     assert deployment.status_code in (200, 201), deployment.text
@@ -297,22 +298,22 @@ def test_resume_with_defaults_and_run_deployment(
     ))
     schema = {"type": "object", "properties": {"approved": {"type": "boolean", "default": True}},
               "required": ["approved"]}
-    run = paused_run(api, flow, schema=schema)
-    wait_for(lambda: api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "RUNNING")
-    answer = api.get(f"/flow_runs/{run['id']}/input/approval-response")
+    run = paused_run(srv_api, flow, schema=schema)
+    wait_for(lambda: srv_api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "RUNNING")
+    answer = srv_api.get(f"/flow_runs/{run['id']}/input/approval-response")
     assert answer.json()["value"] == {"approved": True}
-    history = api.get(f"/flow_runs/{run['id']}/states").json()
+    history = srv_api.get(f"/flow_runs/{run['id']}/states").json()
     assert history[-1]["details"]["resumed_by"] == f"automation:{name}"
-    children = wait_for(lambda: api.get(
+    children = wait_for(lambda: srv_api.get(
         "/flow_runs", params={"parent_flow_run_id": run["id"]}).json())
     assert children[0]["flow_name"] == "follow-up"
     assert children[0]["parameters"] == {"why": "resumed"}
-    events = api.get("/events", params={"flow_run_id": children[0]["id"]}).json()
+    events = srv_api.get("/events", params={"flow_run_id": children[0]["id"]}).json()
     assert events[0]["actor"] == f"automation:{name}"
 
 
 def test_resume_with_defaults_fails_clearly_when_a_field_has_none(
-    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+    srv: ServerInfo, srv_api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("nodefault")
     automation_id = add_automation(srv, automation(
@@ -320,17 +321,17 @@ def test_resume_with_defaults_fails_clearly_when_a_field_has_none(
         trigger={"kinds": ["flow-run.paused"], "flow": flow},
         actions=[{"type": "resume-with-defaults"}],
     ))
-    run = paused_run(api, flow, schema=SCHEMA)
+    run = paused_run(srv_api, flow, schema=SCHEMA)
     failed = wait_for(lambda: [d for d in deliveries_of(srv, automation_id)
                                if d["status"] == "failed"])
     assert "cannot be resumed with defaults" in failed[0]["last_error"]
     assert "note" in failed[0]["last_error"]
     assert failed[0]["attempts"] == 1  # no retry can give a field a default
-    assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "PAUSED"
+    assert srv_api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "PAUSED"
 
 
 def test_a_template_error_fails_the_delivery_and_the_dispatcher_goes_on(
-    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+    srv: ServerInfo, srv_api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("badtemplate")
     with WebhookReceiver() as receiver:
@@ -341,7 +342,7 @@ def test_a_template_error_fails_the_delivery_and_the_dispatcher_goes_on(
                       "body": "{{ run.nmae }}"},
                      {"type": "webhook", "url": receiver.url}],
         ))
-        paused_run(api, flow)
+        paused_run(srv_api, flow)
         found = wait_for(lambda: (lambda rows: rows if all(
             r["status"] != "pending" for r in rows) else None)(
             deliveries_of(srv, automation_id)))
@@ -351,7 +352,7 @@ def test_a_template_error_fails_the_delivery_and_the_dispatcher_goes_on(
 
 
 def test_a_runaway_or_oversized_template_fails_its_delivery_within_its_budget(
-    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+    srv: ServerInfo, srv_api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("runaway")
     with WebhookReceiver() as receiver:
@@ -368,7 +369,7 @@ def test_a_runaway_or_oversized_template_fails_its_delivery_within_its_budget(
                 {"type": "webhook", "url": receiver.url},
             ],
         ))
-        paused_run(api, flow)
+        paused_run(srv_api, flow)
         found = wait_for(lambda: (lambda rows: rows if len(rows) == 3 and all(
             r["status"] in ("failed", "delivered") for r in rows) else None)(
             deliveries_of(srv, automation_id)))
@@ -384,7 +385,7 @@ def test_a_runaway_or_oversized_template_fails_its_delivery_within_its_budget(
 
 
 def test_kinds_and_name_patterns_choose_the_events(
-    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+    srv: ServerInfo, srv_api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("patterned")
     with WebhookReceiver() as receiver:
@@ -393,12 +394,12 @@ def test_kinds_and_name_patterns_choose_the_events(
             trigger={"kinds": ["flow-run.cancelled", "flow-run.input-rejected"], "flow": flow},
             actions=[{"type": "webhook", "url": receiver.url}],
         ))
-        other = api.post("/flow_runs", json={"flow_name": flow + "-x", "state": "RUNNING"})
-        api.post(f"/flow_runs/{other.json()['id']}/cancel")  # another flow: not matched
-        run = paused_run(api, flow, schema=SCHEMA)  # paused: not a chosen kind
-        rejected = api.post(f"/flow_runs/{run['id']}/resume", json={"run_input": {"x": 1}})
+        other = srv_api.post("/flow_runs", json={"flow_name": flow + "-x", "state": "RUNNING"})
+        srv_api.post(f"/flow_runs/{other.json()['id']}/cancel")  # another flow: not matched
+        run = paused_run(srv_api, flow, schema=SCHEMA)  # paused: not a chosen kind
+        rejected = srv_api.post(f"/flow_runs/{run['id']}/resume", json={"run_input": {"x": 1}})
         assert rejected.status_code == 422
-        api.post(f"/flow_runs/{run['id']}/cancel")
+        srv_api.post(f"/flow_runs/{run['id']}/cancel")
         wait_for(lambda: len(receiver.requests) >= 2)
         found = wait_for(lambda: (lambda rows: rows if len(rows) == 2 and all(
             r["status"] == "delivered" for r in rows) else None)(
@@ -442,7 +443,7 @@ def test_a_delivery_in_flight_when_the_server_is_killed_is_sent_after_restart(
 
 
 def test_a_retried_notification_carries_the_same_resume_link(
-    srv: ServerInfo, api: httpx.Client, wait_for: Callable[..., Any]
+    srv: ServerInfo, srv_api: httpx.Client, wait_for: Callable[..., Any]
 ) -> None:
     flow = unique("retried-link")
     name = unique("relink")
@@ -454,18 +455,18 @@ def test_a_retried_notification_carries_the_same_resume_link(
                       "urls": [{"url": receiver.url.replace("http://", "json://"),
                                 "recipient": "alice"}]}],
         ))
-        run = paused_run(api, flow)
+        run = paused_run(srv_api, flow)
         delivered = wait_for(lambda: [d for d in deliveries_of(srv, automation_id)
                                       if d["status"] == "delivered"])
     assert len(attempts_of(srv, delivered[0]["id"])) == 2
     sent = [re.findall(r"/r/(\S+)", body["message"]) for body in receiver.bodies()]
     assert len(sent) == 2 and sent[0] == sent[1] and len(sent[0]) == 1
     # One link was made, for the delivery, and it is alice's.
-    made = api.get("/events", params={"kind": "link.created", "flow_run_id": run["id"]}).json()
+    made = srv_api.get("/events", params={"kind": "link.created", "flow_run_id": run["id"]}).json()
     assert [(e["details"]["recipient"], e["details"]["link_id"]) for e in made] == [
         ("alice", delivered[0]["id"])]
     # Made by the server for the automation, not by the run's starter, and the event says so.
     assert made[0]["actor"] == f"automation:{name}"
     assert (made[0]["details"]["made_by"], made[0]["details"]["made_by_kind"]) == (
         f"automation:{name}", "automation")
-    assert api.get(f"/links/{sent[0][0]}").json()["status"] == "open"
+    assert srv_api.get(f"/links/{sent[0][0]}").json()["status"] == "open"

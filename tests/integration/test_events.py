@@ -28,12 +28,6 @@ SCHEMA = {
 }
 
 
-@pytest.fixture
-def api(server: Any) -> Any:
-    with httpx.Client(base_url=server.api_url, timeout=30) as http:
-        yield http
-
-
 def paused_run(flow_name: str = "events", timeout: float | None = 3600) -> Any:
     client = get_client()
     run = client.create_flow_run(flow_name, state=StateType.RUNNING)

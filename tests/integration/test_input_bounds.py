@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -21,12 +20,6 @@ from inloop.server.database.schema import flow_run_inputs, flow_runs, utcnow
 
 if TYPE_CHECKING:
     from tests.servers import ServerInfo
-
-
-@pytest.fixture
-def api(server: ServerInfo) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.api_url, timeout=30) as http:
-        yield http
 
 
 def new_run(api: httpx.Client, **fields: Any) -> str:

@@ -155,16 +155,8 @@ def test_inputs_to_a_finished_run_are_refused(server: ServerInfo, final: str) ->
     assert keys == ["early-1"]
 
 
-PAUSING_SCRIPT = """
-from inloop import flow, pause_flow_run
-
-@flow(name="paused-then-killed")
-def waits():
-    print("pausing", flush=True)
-    return pause_flow_run(wait_for_input=str, timeout=600)
-
-waits()
-"""
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+PAUSING_SCRIPT = FLOWS_DIR / "pause_then_killed.py"
 PAUSED_GRACE = 3.0
 
 
@@ -211,7 +203,7 @@ def test_an_answer_acknowledged_just_before_the_process_died_is_named_in_the_cra
         INLOOP_HEARTBEAT_GRACE_SECONDS=str(PAUSED_GRACE),
     )
     client = get_client()
-    process = run_flow_script(PAUSING_SCRIPT.replace("paused-then-killed", "answered-then-killed"))
+    process = run_flow_script(PAUSING_SCRIPT, env={"FLOW_NAME": "answered-then-killed"})
 
     def paused_run() -> Any:
         found = client.read_flow_runs(flow_name="answered-then-killed", state=StateType.PAUSED)

@@ -12,12 +12,6 @@ import pytest
 LIMIT = 4096
 
 
-@pytest.fixture
-def api(server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.api_url, timeout=30) as http:
-        yield http
-
-
 def new_run(api: httpx.Client) -> str:
     response = api.post("/flow_runs", json={"flow_name": "bad-inputs", "state": "RUNNING"})
     assert response.status_code == 201, response.text

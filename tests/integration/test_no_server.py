@@ -24,21 +24,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-SCRIPT = """
-from inloop import flow
-
-@flow
-def lonely():
-    return 1
-
-lonely()
-"""
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+SCRIPT = FLOWS_DIR / "lonely.py"
 
 
-def test_flow_script_fails_fast_naming_the_url(tmp_path: Path) -> None:
+def test_flow_script_fails_fast_naming_the_url() -> None:
     api_url = f"http://127.0.0.1:{free_port()}/api"
-    script = tmp_path / "lonely.py"
-    script.write_text(SCRIPT)
+    script = SCRIPT
     env = {**os.environ, "INLOOP_API_URL": api_url}
     # It gives up instead of retrying forever: the 30 s timeout bounds it (no timed assert,
     # which a busy machine would break).
@@ -98,12 +90,11 @@ def black_hole() -> Iterator[int]:
         yield port
 
 
-def test_unroutable_host_does_not_hang(tmp_path: Path) -> None:
+def test_unroutable_host_does_not_hang() -> None:
     """An address that drops packets is bounded by the connect timeout."""
     with black_hole() as port:
         api_url = f"http://127.0.0.1:{port}/api"
-        script = tmp_path / "lonely.py"
-        script.write_text(SCRIPT)
+        script = SCRIPT
         env = {**os.environ, "INLOOP_API_URL": api_url}
         # Gives up after its connect timeout instead of waiting forever; the subprocess
         # timeout bounds the test (no timed assert: a busy machine would break one).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -20,12 +21,6 @@ class UserInput(RunInput):
     name: str = Field(title="Name", description="What should we call you?")
     age: int = Field(title="Age", description="Just a number, nothing more.", ge=0)
     size: Literal["small", "medium", "large"] = "medium"
-
-
-@pytest.fixture
-def api(server: Any) -> Any:
-    with httpx.Client(base_url=server.api_url, timeout=10) as http:
-        yield http
 
 
 def paused_run(
@@ -285,24 +280,8 @@ def test_concurrent_resumes_exactly_one_wins(server, api) -> None:
         assert [s["type"] for s in history].count("RUNNING") == 2  # started, resumed once
 
 
-FLOW_PAUSING_FOR_INTS = """
-import os
-import time
-from inloop import flow, get_run_logger, pause_flow_run
-
-@flow
-def many_pauses(rounds: int = 10):
-    logger = get_run_logger()
-    for i in range(1, rounds + 1):
-        value = pause_flow_run(wait_for_input=int)
-        logger.info(f"got {value}")
-        # Pause again only once the test says both racing resumes were answered.
-        while not os.path.exists(f"go-{i}"):
-            time.sleep(0.01)
-
-if __name__ == "__main__":
-    many_pauses()
-"""
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+FLOW_PAUSING_FOR_INTS = FLOWS_DIR / "many_int_pauses.py"
 
 
 def test_concurrent_resumes_of_a_live_flow_deliver_one_input(

@@ -7,29 +7,13 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-PAUSE_WITH_TIMEOUT = """
-import sys
-from inloop import flow, get_run_logger, pause_flow_run
-
-@flow
-def waits_briefly(timeout: float):
-    value = pause_flow_run(wait_for_input=int, timeout=timeout)
-    get_run_logger().info(f"got {value}")
-
-if __name__ == "__main__":
-    waits_briefly(float(sys.argv[1]))
-"""
-
-
-@pytest.fixture
-def api(server: Any) -> Any:
-    with httpx.Client(base_url=server.api_url, timeout=10) as http:
-        yield http
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+PAUSE_WITH_TIMEOUT = FLOWS_DIR / "waits_briefly.py"
 
 
 def start_paused(

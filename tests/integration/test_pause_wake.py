@@ -10,92 +10,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-FLOWS = """
-import asyncio
-import sys
-import time
-
-from inloop import flow, get_run_logger, pause_flow_run, task
-
-
-def ask_name_sync():
-    # A plain function called by a sync flow.
-    return pause_flow_run(wait_for_input=str)
-
-
-async def ask_name_async():
-    return await pause_flow_run(wait_for_input=str)
-
-
-@task
-def ask_name_in_task():
-    return pause_flow_run(wait_for_input=str)
-
-
-@task
-async def ask_name_in_async_task():
-    return await pause_flow_run(wait_for_input=str)
-
-
-def woke(name):
-    print(f"WOKE {time.time():.6f}", flush=True)
-    get_run_logger().info(f"Hello, {name}!")
-
-
-@flow
-def wake_sync():
-    woke(pause_flow_run(wait_for_input=str))
-
-
-@flow
-async def wake_async():
-    woke(await pause_flow_run(wait_for_input=str))
-
-
-@flow
-def wake_nested():
-    woke(ask_name_sync())
-
-
-@flow
-async def wake_async_nested():
-    woke(await ask_name_async())
-
-
-@flow
-def wake_task():
-    woke(ask_name_in_task())
-
-
-@flow
-async def wake_async_task():
-    woke(await ask_name_in_async_task())
-
-
-@flow
-def wake_no_input():
-    print(f"returned {pause_flow_run()!r}", flush=True)
-    woke("nobody")
-
-
-if __name__ == "__main__":
-    chosen = globals()[sys.argv[1]]
-    if chosen.is_async:
-        asyncio.run(chosen())
-    else:
-        chosen()
-"""
-
-
-@pytest.fixture
-def api(server: Any) -> Any:
-    with httpx.Client(base_url=server.api_url, timeout=10) as http:
-        yield http
+FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
+FLOWS = FLOWS_DIR / "wake_flows.py"
 
 
 @pytest.mark.parametrize(
@@ -147,17 +69,7 @@ def test_a_resume_wakes_the_paused_flow_at_once(
     assert api.get(f"/flow_runs/{run['id']}").json()["state"]["type"] == "COMPLETED"
 
 
-RESTART_FLOW = """
-from inloop import flow, get_run_logger, pause_flow_run
-
-@flow
-def outlives_restart():
-    name = pause_flow_run(wait_for_input=str, poll_interval=0.5)
-    get_run_logger().info(f"Hello, {name}!")
-
-if __name__ == "__main__":
-    outlives_restart()
-"""
+RESTART_FLOW = FLOWS_DIR / "outlives_restart.py"
 
 
 def test_a_paused_flow_outlives_a_server_restart(

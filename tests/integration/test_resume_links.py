@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,12 +39,6 @@ DESCRIPTION = "**Approve** the refund?\n\n<script>alert(1)</script>"
 class Approval(RunInput):
     approved: bool = Field(title="Approved")
     note: str = Field(default="", title="Note", max_length=100)
-
-
-@pytest.fixture
-def api(server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.api_url, timeout=30) as http:
-        yield http
 
 
 def paused_run(key: str = "paused-1") -> Any:

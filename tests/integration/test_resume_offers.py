@@ -8,15 +8,8 @@ import concurrent.futures
 from typing import Any
 
 import httpx
-import pytest
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
-
-
-@pytest.fixture
-def api(server: Any) -> Any:
-    with httpx.Client(base_url=server.api_url, timeout=60) as http:
-        yield http
 
 
 def paused(api: httpx.Client, *, beat: bool = True, validate: bool = True) -> str:
