@@ -17,6 +17,9 @@ Fixtures:
   run_flow_script run a Python file (or source text) as a subprocess against the active server
   wait_for        `wait_for(predicate, timeout=20, interval=0.05)`: poll until truthy
   oidc_provider   module-scoped OpenID Connect provider process (oidc-provider-mock)
+
+In-process fixtures (tests/inprocess.py; no server subprocess, for tests that only speak HTTP):
+  app_client, fresh_app_client, app_factory, module_app_factory, async_app_client, store
 """
 
 from __future__ import annotations
@@ -32,7 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inprocess import app_client as app_client
+from inprocess import app_factory as app_factory
+from inprocess import async_app_client as async_app_client
+from inprocess import fresh_app_client as fresh_app_client
+from inprocess import module_app_factory as module_app_factory
+from inprocess import store as store
 from oidc_provider import OidcProvider, running_provider
+from server_starts import pytest_configure as pytest_configure
+from server_starts import pytest_terminal_summary as pytest_terminal_summary
+from server_starts import pytest_unconfigure as pytest_unconfigure
 from servers import INLOOP_VARS, ServerInfo, _Environ, active_server, running_server
 from waiting import wait_for
 

@@ -1,4 +1,6 @@
-"""Bad input to the inputs API over raw HTTP: the right status and a detail that explains."""
+"""Bad input to the inputs API over raw HTTP: the right status and a detail that explains.
+
+In process (tests/inprocess.py), but for the size limit: a streamed body over a real socket."""
 
 from __future__ import annotations
 
@@ -8,14 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from inprocess import AppClient
 
 LIMIT = 4096
 
 
 @pytest.fixture
-def api(server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.api_url, timeout=30) as http:
-        yield http
+def api(app_client: AppClient) -> httpx.Client:
+    return app_client
 
 
 def new_run(api: httpx.Client) -> str:
