@@ -136,9 +136,9 @@ class _Transport(httpx.BaseTransport):
             request.method, request.url, headers=request.headers, content=body,
             extensions=request.extensions,
         )
-        return self.run(self._send(relay))  # type: ignore[no-any-return]
+        return self.run(self._relay(relay))  # type: ignore[no-any-return]
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
+    async def _relay(self, request: httpx.Request) -> httpx.Response:
         response = await self._asgi.handle_async_request(request)
         content = await response.aread()
         await response.aclose()
