@@ -19,6 +19,9 @@ Fixtures:
   run_flow_script run a Python file (or source text) as a subprocess against the active server
   wait_for        `wait_for(predicate, timeout=20, interval=0.05)`: poll until truthy
   oidc_provider   module-scoped OpenID Connect provider process (oidc-provider-mock)
+
+In-process fixtures (tests/inprocess.py; no server subprocess, for tests that only speak HTTP):
+  app_client, fresh_app_client, app_factory, module_app_factory, async_app_client, store
 """
 
 from __future__ import annotations
@@ -36,7 +39,16 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.inprocess import app_client as app_client
+from tests.inprocess import app_factory as app_factory
+from tests.inprocess import async_app_client as async_app_client
+from tests.inprocess import fresh_app_client as fresh_app_client
+from tests.inprocess import module_app_factory as module_app_factory
+from tests.inprocess import store as store
 from tests.oidc_provider import OidcProvider, running_provider
+from tests.server_starts import pytest_configure as pytest_configure
+from tests.server_starts import pytest_terminal_summary as pytest_terminal_summary
+from tests.server_starts import pytest_unconfigure as pytest_unconfigure
 from tests.servers import INLOOP_VARS, ServerInfo, _Environ, active_server, running_server
 from tests.waiting import wait_for
 
@@ -194,3 +206,28 @@ def oidc_provider() -> Iterator[OidcProvider]:
     """A real OpenID Connect provider process; `.settings()` points a server at it."""
     with running_provider() as provider:
         yield provider
+
+
+# Fixtures that start a process (a server, a flow script, a runner, a browser): a test using
+# none of them is "quick", and scripts/check runs just those.
+_PROCESS_FIXTURES = frozenset(
+    {
+        "server",
+        "fresh_server",
+        "server_factory",
+        "module_server_factory",
+        "run_flow_script",
+        "spawn",
+        "oidc_provider",
+        "page",
+        "browser",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if not fixtures & _PROCESS_FIXTURES and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.quick)
+

@@ -29,6 +29,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.server_starts import record_server_start
+
 T = TypeVar("T")
 
 HEALTH_TIMEOUT = 20.0
@@ -82,6 +84,7 @@ def start_server_process(
     argv = [sys.executable, "-m", "inloop", "server", "start", "--port", str(port)]
     if host is not None:
         argv += ["--host", host]
+    record_server_start(port)
     output: Any = subprocess.DEVNULL
     if log is not None:
         output = open(log, "ab")  # handed to the child, closed below

@@ -1,4 +1,8 @@
-"""A client's mistakes get the right status and a JSON `detail` that explains; never a 500."""
+"""A client's mistakes get the right status and a JSON `detail` that explains; never a 500.
+
+Raw HTTP goes to the app in process (tests/inprocess.py); what needs a URL (inloop's client, a
+flow, a flow script), a body streamed over a socket, or the bound address, to a server process.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,15 @@ import pytest
 from inloop import flow, get_client
 from inloop.client import InloopAPIError, ObjectNotFound, WrongState
 from inloop.schemas import StateType
+from tests.inprocess import AppClient
 
 if TYPE_CHECKING:
     from tests.servers import ServerInfo
+
+
+@pytest.fixture
+def api(app_client: AppClient) -> httpx.Client:
+    return app_client
 
 
 def new_run(api: httpx.Client, state: str = "RUNNING") -> dict[str, Any]:
@@ -65,6 +75,7 @@ def test_not_a_uuid_is_still_a_404_not_a_500(api: httpx.Client) -> None:
     assert "definitely-not-a-uuid" in response.json()["detail"]
 
 
+@pytest.mark.usefixtures("server")
 def test_client_raises_object_not_found() -> None:
     run_id = uuid.uuid4()
     with pytest.raises(ObjectNotFound) as caught:
@@ -176,6 +187,7 @@ def test_stale_expected_seq_is_409(api: httpx.Client) -> None:
     assert "Running" in response.json()["detail"]
 
 
+@pytest.mark.usefixtures("server")
 def test_client_raises_wrong_state_with_the_detail() -> None:
     @flow(name=f"done-{uuid.uuid4().hex[:8]}")
     def done() -> str:
@@ -244,21 +256,26 @@ def keyed_server(module_server_factory: Callable[..., ServerInfo]) -> ServerInfo
     return module_server_factory(INLOOP_API_KEY=KEY)
 
 
+@pytest.fixture(scope="module")
+def keyed_app(module_app_factory: Callable[..., AppClient]) -> AppClient:
+    return module_app_factory(api_key=KEY)
+
+
 @pytest.mark.parametrize("path", ["/health", "/flow_runs", "/openapi.json", "/inbox"])
-def test_api_key_is_required(keyed_server: ServerInfo, path: str) -> None:
-    url = f"{keyed_server.api_url}{path}"
-    missing = httpx.get(url)
+def test_api_key_is_required(keyed_app: AppClient, path: str) -> None:
+    url = f"{keyed_app.api_url}{path}"
+    missing = keyed_app.get(url)
     assert missing.status_code == 401
     assert "missing API key" in missing.json()["detail"]
-    wrong = httpx.get(url, headers={"authorization": "Bearer not-the-key"})
+    wrong = keyed_app.get(url, headers={"authorization": "Bearer not-the-key"})
     assert wrong.status_code == 401
     assert "invalid API key" in wrong.json()["detail"]
-    right = httpx.get(url, headers={"authorization": f"Bearer {KEY}"})
+    right = keyed_app.get(url, headers={"authorization": f"Bearer {KEY}"})
     assert right.status_code == 200
 
 
-def test_ui_is_served_without_the_key(keyed_server: ServerInfo) -> None:
-    response = httpx.get(f"{keyed_server.ui_url}/")
+def test_ui_is_served_without_the_key(keyed_app: AppClient) -> None:
+    response = keyed_app.get(f"{keyed_app.ui_url}/")
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
 

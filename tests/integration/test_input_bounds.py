@@ -1,25 +1,29 @@
 """Bad input is a 4xx naming the field, never a 5xx, and never a stored row that breaks reads.
 
-Each test is one cause the OpenAPI fuzzing found (DESIGN §6), through a real server on the
+Each test is one cause the OpenAPI fuzzing found (DESIGN §6), through the app (in process) on the
 test database (SQLite, or PostgreSQL with INLOOP_TEST_DATABASE_URL).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from inloop.bounds import MAX_INT64, MAX_JSON_DEPTH
-from inloop.server.database.engine import Database
 from inloop.server.database.schema import flow_run_inputs, flow_runs, utcnow
+from tests.inprocess import AppClient
 
 if TYPE_CHECKING:
-    from tests.servers import ServerInfo
+    pass
+
+@pytest.fixture
+def api(app_client: AppClient) -> httpx.Client:
+    return app_client
 
 
 def new_run(api: httpx.Client, **fields: Any) -> str:
@@ -40,22 +44,14 @@ def error_fields(response: httpx.Response) -> list[list[Any]]:
     return [error["loc"] for error in response.json()["detail"]]
 
 
-def database_url(server: ServerInfo) -> str:
-    return server.database_url or f"sqlite+aiosqlite:///{server.home / 'inloop.db'}"
-
-
-def write_directly(server: ServerInfo, statement: Any) -> None:
+def write_directly(api: AppClient, statement: Any) -> None:
     """What an older version (or a hand edit) could have stored, bypassing the API."""
 
     async def run() -> None:
-        db = Database(database_url(server))
-        try:
-            async with db.transaction() as tx:
-                await tx.execute(statement)
-        finally:
-            await db.stop()
+        async with api.db.transaction() as tx:
+            await tx.execute(statement)
 
-    asyncio.run(run())
+    api.run(run())
 
 
 # --- JSON depth -----------------------------------------------------------------------------
@@ -90,16 +86,16 @@ def test_json_at_the_depth_limit_is_stored_and_read_back(api: httpx.Client) -> N
     assert api.get(f"/flow_runs/{run_id}/input/ok").json()["value"] == value
 
 
-def test_deep_json_already_stored_is_cut_not_a_500(api: httpx.Client, server: ServerInfo) -> None:
+def test_deep_json_already_stored_is_cut_not_a_500(api: AppClient) -> None:
     run_id = new_run(api)
     write_directly(
-        server,
+        api,
         flow_run_inputs.insert().values(
             flow_run_id=run_id, key="old-deep", value=nested(300), created=utcnow()
         ),
     )
     write_directly(
-        server, flow_runs.update().where(flow_runs.c.id == run_id).values(parameters=nested(300))
+        api, flow_runs.update().where(flow_runs.c.id == run_id).values(parameters=nested(300))
     )
     listed = api.get("/flow_runs", params={"flow_name": "bounds"})
     assert listed.status_code == 200, listed.text
@@ -254,13 +250,13 @@ def test_invalid_deployment_parameter_schema_is_422(api: httpx.Client, schema: A
     ids=["invalid", "not-an-object", "dangling-ref", "remote-ref", "cyclic-ref"],
 )
 def test_resume_with_a_stored_unusable_schema_is_409(
-    api: httpx.Client, server: ServerInfo, schema: Any, words: str
+    api: AppClient, schema: Any, words: str
 ) -> None:
     run_id = new_run(api)
     assert api.post(f"/flow_runs/{run_id}/pause", json={"key": "ask"}).is_success
     # Stored the way an older version let it in: as the pause's schema input.
     write_directly(
-        server,
+        api,
         flow_run_inputs.insert().values(
             flow_run_id=run_id, key="ask-schema", value=schema, created=utcnow()
         ),
@@ -272,9 +268,7 @@ def test_resume_with_a_stored_unusable_schema_is_409(
     assert api.post(f"/flow_runs/{run_id}/cancel").is_success
 
 
-def test_running_a_deployment_with_a_stored_unusable_schema_is_409(
-    api: httpx.Client, server: ServerInfo
-) -> None:
+def test_running_a_deployment_with_a_stored_unusable_schema_is_409(api: AppClient) -> None:
     from inloop.server.database.schema import deployments
 
     name = f"old-{uuid.uuid4().hex[:8]}"
@@ -282,7 +276,7 @@ def test_running_a_deployment_with_a_stored_unusable_schema_is_409(
                                               "entrypoint": "x.py:f"})
     assert created.status_code == 201, created.text
     write_directly(
-        server,
+        api,
         deployments.update()
         .where(deployments.c.id == created.json()["id"])
         .values(parameter_schema={"type": 5}),
@@ -311,9 +305,9 @@ def test_openapi_declares_errors_and_key_pattern_and_hides_the_catch_all(
     assert input_body["pattern"] == "^[a-z0-9-]+$"
 
 
-def test_openapi_declares_401_when_an_api_key_is_set(server_factory: Any) -> None:
-    keyed = server_factory(INLOOP_API_KEY="sekrit")
-    with httpx.Client(base_url=keyed.api_url, timeout=30,
-                      headers={"authorization": "Bearer sekrit"}) as http:
-        paths = http.get("/openapi.json").json()["paths"]
+def test_openapi_declares_401_when_an_api_key_is_set(
+    app_factory: Callable[..., AppClient],
+) -> None:
+    keyed = app_factory(api_key="sekrit")
+    paths = keyed.get("/openapi.json", headers={"authorization": "Bearer sekrit"}).json()["paths"]
     assert all("401" in op["responses"] for ops in paths.values() for op in ops.values())

@@ -1,4 +1,6 @@
-"""Bad input to the inputs API over raw HTTP: the right status and a detail that explains."""
+"""Bad input to the inputs API over raw HTTP: the right status and a detail that explains.
+
+In process (tests/inprocess.py), but for the size limit: a streamed body over a real socket."""
 
 from __future__ import annotations
 
@@ -9,7 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.inprocess import AppClient
+
 LIMIT = 4096
+
+
+@pytest.fixture
+def api(app_client: AppClient) -> httpx.Client:
+    return app_client
 
 
 def new_run(api: httpx.Client) -> str:

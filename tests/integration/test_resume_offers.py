@@ -1,15 +1,24 @@
 """The resume-offer protocol over HTTP, with this test playing the paused flow's process:
 long-poll for the offer, give a verdict; late verdicts change nothing; runs nothing beats for
-are never offered (the seed's behaviour)."""
+are never offered (the seed's behaviour). In process (tests/inprocess.py)."""
 
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
+
+from tests.inprocess import AppClient
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+
+
+@pytest.fixture
+def api(app_client: AppClient) -> httpx.Client:
+    return app_client
 
 
 def paused(api: httpx.Client, *, beat: bool = True, validate: bool = True) -> str:
@@ -77,19 +86,20 @@ def test_a_run_nothing_beats_for_is_resumed_as_in_the_seed(api: httpx.Client) ->
     assert resumed.status_code == 200, resumed.text
 
 
-def test_a_verdict_after_the_bound_changes_nothing(server_factory: Any) -> None:
-    target = server_factory(INLOOP_VALIDATE_TIMEOUT_SECONDS="0")
-    with httpx.Client(base_url=target.api_url, timeout=60) as api:
-        run_id = paused(api)
-        # Nobody answers within 0 s: the resume commits, as without the opt-in.
-        resumed = api.post(f"/flow_runs/{run_id}/resume", json={"run_input": {"n": 3}})
-        assert resumed.status_code == 200, resumed.text
-        assert resumed.json()["state"]["type"] == "RUNNING"
-        # The offer (the first on this fresh server: id 1) expired; a late verdict is refused.
-        late = api.post(f"/flow_runs/{run_id}/offers/1", json={"errors": [
-            {"loc": [], "msg": "too late", "type": "value_error"}
-        ]})
-        assert late.status_code == 409
-        assert "already decided (expired)" in late.json()["detail"]
-        events = api.get("/events", params={"flow_run_id": run_id}).json()
-        assert "flow-run.input-rejected" not in [e["kind"] for e in events]
+def test_a_verdict_after_the_bound_changes_nothing(
+    app_factory: Callable[..., AppClient],
+) -> None:
+    api = app_factory(validate_timeout_seconds=0)
+    run_id = paused(api)
+    # Nobody answers within 0 s: the resume commits, as without the opt-in.
+    resumed = api.post(f"/flow_runs/{run_id}/resume", json={"run_input": {"n": 3}})
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["state"]["type"] == "RUNNING"
+    # The offer (the first on this fresh app: id 1) expired; a late verdict is refused.
+    late = api.post(f"/flow_runs/{run_id}/offers/1", json={"errors": [
+        {"loc": [], "msg": "too late", "type": "value_error"}
+    ]})
+    assert late.status_code == 409
+    assert "already decided (expired)" in late.json()["detail"]
+    events = api.get("/events", params={"flow_run_id": run_id}).json()
+    assert "flow-run.input-rejected" not in [e["kind"] for e in events]

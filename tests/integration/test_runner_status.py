@@ -14,7 +14,7 @@ from inloop.schemas import Deployment
 from inloop.server.store.deployments import with_runner_status
 
 if TYPE_CHECKING:
-    from tests.servers import ServerInfo
+    from tests.inprocess import AppClient
 
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 
@@ -51,29 +51,30 @@ def listed(api: httpx.Client, full_name: str) -> dict[str, Any]:
 
 
 def test_a_polling_runner_is_online_and_a_silent_one_goes_offline(
-    server_factory: Callable[..., ServerInfo], wait_for: Callable[..., Any]
+    app_factory: Callable[..., AppClient], wait_for: Callable[..., Any]
 ) -> None:
     # A 0.5 s poll interval makes the window 2 * 0.5 + 5 s, so "offline" comes within seconds.
-    info = server_factory(INLOOP_RUNNER_POLL_SECONDS="0.5")
-    with httpx.Client(base_url=info.api_url, timeout=30) as api:
-        created = api.post(
-            "/deployments",
-            json={"flow_name": "status", "name": "d", "entrypoint": "status.py:status"},
-        )
-        assert created.status_code == 201, created.text
-        assert created.json()["runner_online"] is True  # registering is the runner's first poll
-        dep_id = created.json()["id"]
-        assert listed(api, "status/d")["runner_online"] is True
-        assert api.get(f"/deployments/{dep_id}").json()["runner_online"] is True
+    # In process: the app must judge runners by the settings it was made with, not the
+    # environment's (it read the environment's once, and said 30 s here).
+    api = app_factory(runner_poll_seconds=0.5)
+    created = api.post(
+        "/deployments",
+        json={"flow_name": "status", "name": "d", "entrypoint": "status.py:status"},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["runner_online"] is True  # registering is the runner's first poll
+    dep_id = created.json()["id"]
+    assert listed(api, "status/d")["runner_online"] is True
+    assert api.get(f"/deployments/{dep_id}").json()["runner_online"] is True
 
-        # The runner stops polling: once its window has passed, nobody is serving.
-        gone = wait_for(lambda: not listed(api, "status/d")["runner_online"], timeout=60)
-        assert gone
-        assert api.get(f"/deployments/{dep_id}").json()["runner_online"] is False
+    # The runner stops polling: once its window has passed, nobody is serving.
+    gone = wait_for(lambda: not listed(api, "status/d")["runner_online"], timeout=60)
+    assert gone
+    assert api.get(f"/deployments/{dep_id}").json()["runner_online"] is False
 
-        # It polls again (a claim long-poll, as `serve()` sends): online again.
-        claim = api.post(
-            "/runners/claim", json={"deployment_ids": [dep_id], "runner_id": "r1", "wait": 0}
-        )
-        assert claim.status_code == 200, claim.text
-        assert listed(api, "status/d")["runner_online"] is True
+    # It polls again (a claim long-poll, as `serve()` sends): online again.
+    claim = api.post(
+        "/runners/claim", json={"deployment_ids": [dep_id], "runner_id": "r1", "wait": 0}
+    )
+    assert claim.status_code == 200, claim.text
+    assert listed(api, "status/d")["runner_online"] is True

@@ -29,13 +29,14 @@ from inloop.server.run_tokens import RunTokens
 from inloop.server.store import deployments, runs
 from inloop.server.store.pauses import UnusableSchema, schema_problem, validate_against_schema
 from inloop.server.wakeups import wait_until
-from inloop.settings import get_settings
 
 router = APIRouter(tags=["deployments"])
 
 
-def _runner_status(found: list[Deployment]) -> list[Deployment]:
-    now, poll = utcnow(), get_settings().runner_poll_seconds
+def _runner_status(request: Request, found: list[Deployment]) -> list[Deployment]:
+    # The app's own settings, not the process environment: an app made with explicit settings
+    # (create_app(settings)) judges runners by the poll interval it was given.
+    now, poll = utcnow(), request.app.state.settings.runner_poll_seconds
     return [deployments.with_runner_status(deployment, now, poll) for deployment in found]
 
 
@@ -43,7 +44,9 @@ def _runner_status(found: list[Deployment]) -> list[Deployment]:
     "/deployments", status_code=201, responses=errors(413, 422),
     dependencies=[require("deployments:register")],
 )
-async def upsert_deployment(body: DeploymentCreate, db: Database = Depends(get_db)) -> Deployment:
+async def upsert_deployment(
+    request: Request, body: DeploymentCreate, db: Database = Depends(get_db)
+) -> Deployment:
     problem = schema_problem(body.parameter_schema)
     if problem is not None:
         raise Invalid(
@@ -51,13 +54,13 @@ async def upsert_deployment(body: DeploymentCreate, db: Database = Depends(get_d
         )
     async with db.transaction() as tx:
         deployment = await deployments.upsert_deployment(tx, body)
-    return _runner_status([deployment])[0]
+    return _runner_status(request, [deployment])[0]
 
 
 @router.get("/deployments", dependencies=[require("runs:read")])
-async def list_deployments(db: Database = Depends(get_db)) -> list[Deployment]:
+async def list_deployments(request: Request, db: Database = Depends(get_db)) -> list[Deployment]:
     async with db.read() as conn:
-        return _runner_status(await deployments.list_deployments(conn))
+        return _runner_status(request, await deployments.list_deployments(conn))
 
 
 @router.get(
@@ -65,11 +68,11 @@ async def list_deployments(db: Database = Depends(get_db)) -> list[Deployment]:
     dependencies=[require("runs:read")],
 )
 async def read_deployment(
-    deployment_id: DeploymentId, db: Database = Depends(get_db)
+    request: Request, deployment_id: DeploymentId, db: Database = Depends(get_db)
 ) -> Deployment:
     async with db.read() as conn:
         deployment = await deployments.read_deployment(conn, deployment_id)
-    return _runner_status([deployment])[0]
+    return _runner_status(request, [deployment])[0]
 
 
 def _check_parameters(deployment: Deployment, parameters: dict[str, Any]) -> None:
