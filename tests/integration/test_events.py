@@ -1,12 +1,14 @@
-"""The events table through a real server: what each change records, who did it, that an event
+"""The events table through the API: what each change records, who did it, that an event
 commits with its change or not at all, the filters and paging of GET /api/events, its 422s and
-its long-poll."""
+its long-poll. On the app in process (tests/inprocess.py); the upgrade of an older database
+stops and starts a real server subprocess."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,9 +19,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from inloop import get_client
-from inloop.schemas import StateType
 from inloop.server.database.engine import MIGRATIONS
+from tests.inprocess import AppClient
 
 SCHEMA = {
     "type": "object",
@@ -28,10 +29,27 @@ SCHEMA = {
 }
 
 
-def paused_run(flow_name: str = "events", timeout: float | None = 3600) -> Any:
-    client = get_client()
-    run = client.create_flow_run(flow_name, state=StateType.RUNNING)
-    return client.pause_flow_run(run.id, "paused-1", schema=SCHEMA, timeout=timeout)
+@pytest.fixture
+def api(app_client: AppClient) -> AppClient:
+    return app_client
+
+
+def new_run(api: httpx.Client, flow_name: str) -> dict[str, Any]:
+    response = api.post("/flow_runs", json={"flow_name": flow_name, "state": "RUNNING"})
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def paused_run(
+    api: httpx.Client, flow_name: str = "events", timeout: float | None = 3600
+) -> dict[str, Any]:
+    run = new_run(api, flow_name)
+    body = {"key": "paused-1", "schema": SCHEMA, "timeout": timeout}
+    response = api.post(f"/flow_runs/{run['id']}/pause", json=body)
+    assert response.status_code == 200, response.text
+    paused: dict[str, Any] = response.json()
+    return paused
 
 
 def run_events(api: httpx.Client, run_id: Any, **params: Any) -> list[dict[str, Any]]:
@@ -45,14 +63,14 @@ def kinds(found: list[dict[str, Any]]) -> list[str]:
 
 
 def test_pause_and_resume_record_events_with_the_actor(api) -> None:
-    run = paused_run()
+    run = paused_run(api)
     response = api.post(
-        f"/flow_runs/{run.id}/resume",
+        f"/flow_runs/{run['id']}/resume",
         json={"run_input": {"name": "ada", "age": 36}},
         headers={"x-inloop-actor": "ada"},
     )
     assert response.status_code == 200, response.text
-    found = run_events(api, run.id)
+    found = run_events(api, run["id"])
     assert kinds(found) == [
         "flow-run.created",
         "flow-run.running",
@@ -66,26 +84,27 @@ def test_pause_and_resume_record_events_with_the_actor(api) -> None:
     assert resumed["actor"] == "local:ada"
     assert resumed["details"]["key"] == "paused-1"
     assert resumed["details"]["to"] == "RUNNING"
+    # In process: the peer httpx.ASGITransport reports (a real socket's: tests/e2e/test_sso.py).
     assert resumed["remote"] == "127.0.0.1"
-    assert resumed["flow_run_name"] == run.name
+    assert resumed["flow_run_name"] == run["name"]
     assert received["details"]["key"] == "paused-1-response"
     assert received["details"]["sender"] == "local:ada"
     # Ids follow the order things happened in.
     assert [e["id"] for e in found] == sorted(e["id"] for e in found)
     # The run's own route answers the same.
-    assert api.get(f"/flow_runs/{run.id}/events").json() == found
+    assert api.get(f"/flow_runs/{run['id']}/events").json() == found
 
 
 def test_an_input_records_its_key_sender_and_size_but_never_its_value(api) -> None:
-    run = get_client().create_flow_run("events-input", state=StateType.RUNNING)
+    run = new_run(api, "events-input")
     secret = {"password": "hunter2-do-not-log"}
     response = api.post(
-        f"/flow_runs/{run.id}/input",
+        f"/flow_runs/{run['id']}/input",
         json={"key": "note-1", "value": secret, "sender": "someone"},
         headers={"x-inloop-actor": "bob"},
     )
     assert response.status_code == 201, response.text
-    found = run_events(api, run.id, kind="flow-run.input-received")
+    found = run_events(api, run["id"], kind="flow-run.input-received")
     assert len(found) == 1
     event = found[0]
     assert event["actor"] == "local:bob"
@@ -95,14 +114,14 @@ def test_an_input_records_its_key_sender_and_size_but_never_its_value(api) -> No
 
 
 def test_a_rejected_resume_records_input_rejected_without_the_value(api) -> None:
-    run = paused_run()
+    run = paused_run(api)
     response = api.post(
-        f"/flow_runs/{run.id}/resume",
+        f"/flow_runs/{run['id']}/resume",
         json={"run_input": {"name": "ada", "age": "not-a-number-xyz"}},
         headers={"x-inloop-actor": "eve"},
     )
     assert response.status_code == 422
-    found = run_events(api, run.id)
+    found = run_events(api, run["id"])
     assert kinds(found)[-1] == "flow-run.input-rejected"
     assert "flow-run.resumed" not in kinds(found)
     rejected = found[-1]
@@ -114,35 +133,36 @@ def test_a_rejected_resume_records_input_rejected_without_the_value(api) -> None
 
 
 def test_cancel_records_cancelled_with_the_actor(api) -> None:
-    run = get_client().create_flow_run("events-cancel", state=StateType.RUNNING)
-    response = api.post(f"/flow_runs/{run.id}/cancel", headers={"x-inloop-actor": "carol"})
+    run = new_run(api, "events-cancel")
+    response = api.post(f"/flow_runs/{run['id']}/cancel", headers={"x-inloop-actor": "carol"})
     assert response.status_code == 200
-    cancelled = run_events(api, run.id, kind="flow-run.cancelled")
+    cancelled = run_events(api, run["id"], kind="flow-run.cancelled")
     assert len(cancelled) == 1
     assert cancelled[0]["actor"] == "local:carol"
     assert cancelled[0]["details"]["from"] == "RUNNING"
 
 
 def test_a_pause_timeout_records_the_actor_timeout(api, wait_for) -> None:
-    run = paused_run("events-timeout", timeout=1)
+    run = paused_run(api, "events-timeout", timeout=1)
     failed = wait_for(
-        lambda: run_events(api, run.id, kind="flow-run.failed", wait=10) or None, timeout=60
+        lambda: run_events(api, run["id"], kind="flow-run.failed", wait=10) or None, timeout=60
     )
     assert failed[0]["actor"] == "timeout"
     assert "timed out" in failed[0]["details"]["message"]
 
 
 def test_a_refused_transition_records_nothing(api) -> None:
-    run = get_client().create_flow_run("events-refused", state=StateType.RUNNING)
-    assert api.post(f"/flow_runs/{run.id}/set_state", json={"type": "COMPLETED"}).status_code == 200
-    before = run_events(api, run.id)
+    run = new_run(api, "events-refused")
+    run_url = f"/flow_runs/{run['id']}"
+    assert api.post(f"{run_url}/set_state", json={"type": "COMPLETED"}).status_code == 200
+    before = run_events(api, run["id"])
     # Each of these fails inside its transaction, after the run's row was read and locked.
-    assert api.post(f"/flow_runs/{run.id}/set_state", json={"type": "RUNNING"}).status_code == 409
-    assert api.post(f"/flow_runs/{run.id}/cancel").status_code == 409
-    assert api.post(f"/flow_runs/{run.id}/resume").status_code == 409
-    assert run_events(api, run.id) == before
+    assert api.post(f"{run_url}/set_state", json={"type": "RUNNING"}).status_code == 409
+    assert api.post(f"{run_url}/cancel").status_code == 409
+    assert api.post(f"{run_url}/resume").status_code == 409
+    assert run_events(api, run["id"]) == before
     # And every state the run went through is one event: the history and the events agree.
-    history = api.get(f"/flow_runs/{run.id}/states").json()
+    history = api.get(f"{run_url}/states").json()
     transitions = [e for e in before if e["kind"] != "flow-run.created"]
     assert [e["details"]["to"] for e in transitions] == [s["type"] for s in history[1:]]
 
@@ -228,28 +248,29 @@ def test_bad_parameters_are_422_naming_the_field(api, params, field) -> None:
 
 
 def test_a_long_poll_answers_when_an_event_is_recorded(api) -> None:
-    run = get_client().create_flow_run("events-wake", state=StateType.RUNNING)
-    last = run_events(api, run.id)[-1]["id"]
+    run = new_run(api, "events-wake")
+    last = run_events(api, run["id"])[-1]["id"]
     answer: list[Any] = []
     # Shorter than the server's fallback re-check (5 s): only a wake-up can deliver in time.
     poll = threading.Thread(
         target=lambda: answer.append(
-            api.get("/events", params={"after_id": last, "wait": 4, "flow_run_id": str(run.id)})
+            api.get("/events", params={"after_id": last, "wait": 4, "flow_run_id": run["id"]})
         )
     )
     poll.start()
-    api.post(f"/flow_runs/{run.id}/cancel")
+    api.post(f"/flow_runs/{run['id']}/cancel")
     poll.join()
     assert kinds(answer[0].json()) == ["flow-run.cancelled"]
 
 
-def test_actor_is_api_key_when_the_shared_key_let_it_in(server_factory) -> None:
-    keyed = server_factory(INLOOP_API_KEY="s3cret")
-    headers = {"authorization": "Bearer s3cret", "x-inloop-actor": "mallory"}
-    with httpx.Client(base_url=keyed.api_url, headers=headers, timeout=30) as http:
-        run = http.post("/flow_runs", json={"flow_name": "keyed", "state": "RUNNING"}).json()
-        http.post(f"/flow_runs/{run['id']}/cancel")
-        found = http.get("/events", params={"flow_run_id": run["id"]}).json()
+def test_actor_is_api_key_when_the_shared_key_let_it_in(
+    app_factory: Callable[..., AppClient],
+) -> None:
+    http = app_factory(api_key="s3cret")
+    http.headers.update({"authorization": "Bearer s3cret", "x-inloop-actor": "mallory"})
+    run = http.post("/flow_runs", json={"flow_name": "keyed", "state": "RUNNING"}).json()
+    http.post(f"/flow_runs/{run['id']}/cancel")
+    found = http.get("/events", params={"flow_run_id": run["id"]}).json()
     assert {e["actor"] for e in found} == {"api-key"}
     assert "flow-run.cancelled" in kinds(found)
 
