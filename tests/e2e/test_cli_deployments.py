@@ -149,7 +149,7 @@ def test_run_watch_follows_states_and_logs_until_final(server: Any, final: str, 
     assert watcher.returncode == code, (out, err)
     assert "Traceback" not in err
     assert f"{server.ui_url}/runs/{run['id']}" in out
-    assert "| INFO    | working on it" in out
+    assert "| INFO    | working on it" in out, (out, err)
     states = [line.split()[1] for line in out.splitlines() if line.startswith("state ")]
     assert states == ["Scheduled", "Pending", "Running", "Paused", "Running", final.capitalize()]
     assert f"finished: {final.capitalize()}" in out
