@@ -140,7 +140,14 @@ def test_run_watch_follows_states_and_logs_until_final(server: Any, final: str, 
                 f"/flow_runs/{run['id']}/set_state", json={"type": final, "message": "done"}
             )
             assert ended.status_code == 200, ended.text
-        rest, err = watcher.communicate(timeout=30)
+        # Read the rest through the same text stream: readline() above may already hold the
+        # next lines in its buffer, which communicate() (reading the raw pipe) would skip.
+        rest = watcher.stdout.read()
+        assert watcher.stderr is not None
+        err = watcher.stderr.read()
+        watcher.wait(timeout=30)
+        watcher.stdout.close()
+        watcher.stderr.close()
         out = "".join(seen) + line + rest
     finally:
         if watcher.poll() is None:
