@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 GREEN_MESSAGE = "Green is only in-stock for medium, large, and XL sizes."
 
 FLOWS_DIR = Path(__file__).resolve().parents[1] / "flows"
-SHIRT_ORDER_FLOW = FLOWS_DIR / "shirt_order_validated.py"
+SHIRT_ORDER_FLOW = FLOWS_DIR / "shirt_order.py"
 
 SEATS_FLOW = FLOWS_DIR / "book_seats_in_pairs.py"
 
@@ -24,7 +24,9 @@ SEATS_FLOW = FLOWS_DIR / "book_seats_in_pairs.py"
 def test_shirt_order_small_green_is_refused_in_the_form(
     page: Page, page_log: Any, ui, api, run_flow_script, flow_name, shoot
 ) -> None:
-    process = run_flow_script(SHIRT_ORDER_FLOW, env={"FLOW_NAME": flow_name})
+    process = run_flow_script(
+        SHIRT_ORDER_FLOW, env={"FLOW_NAME": flow_name, "VALIDATE_BEFORE_RESUME": "1"}
+    )
     try:
         run = wait_for_run(api, flow_name)
         page.goto(f"{ui}/runs/{run['id']}/resume")

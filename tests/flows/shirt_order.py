@@ -1,6 +1,7 @@
 """The seed's shirt-order example: pauses for a size and colour, and pauses again (logging the
 error) while the model validator refuses small green shirts. The flow's name comes from
-FLOW_NAME.
+FLOW_NAME. With VALIDATE_BEFORE_RESUME=1 the server refuses small green shirts in the form
+itself (validate_before_resume=True), so the flow pauses once.
 """
 
 import os
@@ -14,6 +15,7 @@ from inloop.input import RunInput
 from inloop.logging import get_run_logger
 
 FLOW_NAME = os.environ["FLOW_NAME"]
+VALIDATE = os.environ.get("VALIDATE_BEFORE_RESUME") == "1"
 
 
 class ShirtOrder(RunInput):
@@ -34,7 +36,9 @@ def get_shirt_order():
 
     while shirt_order is None:
         try:
-            shirt_order = pause_flow_run(wait_for_input=ShirtOrder, timeout=300)
+            shirt_order = pause_flow_run(
+                wait_for_input=ShirtOrder, timeout=300, validate_before_resume=VALIDATE
+            )
         except pydantic.ValidationError as exc:
             logger.error(f"Invalid size and color combination: {exc}")
 
